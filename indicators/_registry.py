@@ -37,6 +37,12 @@ __all__ = [
 ]
 
 Output = Literal["number", "boolean"]
+#: How an indicator's value transforms when prices are reflected (p -> C - p for a constant C, which swaps
+#: high and low; volume and spread unchanged; taker_buy_volume -> volume - taker_buy_volume):
+#: "same": the mirror indicator gives the same value (booleans, magnitudes such as range or ATR);
+#: "negate": it gives the negated value (signed differences such as close - open, delta, distance);
+#: "reflect": it gives C - value (price levels such as VWAP or the intraday high).
+MirrorKind = Literal["same", "negate", "reflect"]
 
 #: Candle columns an indicator may read (see ``ruleengine.data.Candles``).
 CANDLE_INPUTS: tuple[str, ...] = (
@@ -109,6 +115,8 @@ class Indicator:
     category: str = ""
     summary: str = ""
     requires: tuple[str, ...] = field(default=())
+    mirror: str | None = None
+    mirror_kind: MirrorKind = "same"
 
     @property
     def series_inputs(self) -> tuple[str, ...]:
@@ -194,11 +202,15 @@ def indicator(
     bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
     window_exact: bool = True,
     category: str = "",
+    mirror: str | None = None,
+    mirror_kind: MirrorKind = "same",
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Register ``func`` under ``name`` (default: the function's name). Returns the function unchanged.
 
     ``lookback`` is an int or a function of the resolved parameters; ``bounds`` maps a parameter to its
-    inclusive ``(low, high)`` range (``None`` for open).
+    inclusive ``(low, high)`` range (``None`` for open). ``mirror`` names the indicator that, on
+    price-reflected candles, gives this one's value transformed by ``mirror_kind`` (``bullish_engulfing``
+    mirrors ``bearish_engulfing``; ``range`` mirrors itself); ``None`` when no such relation holds.
     """
     for i in inputs:
         if i not in CANDLE_INPUTS and i not in SERIES_INPUTS:
@@ -224,7 +236,7 @@ def indicator(
         _REGISTRY[key] = Indicator(
             name=key, func=func, inputs=tuple(inputs), params=params, output=output, lookback_fn=lb,
             window_exact=window_exact, category=category or func.__module__.rsplit(".", 1)[-1],
-            summary=doc.splitlines()[0], requires=requires,
+            summary=doc.splitlines()[0], requires=requires, mirror=mirror, mirror_kind=mirror_kind,
         )
         return func
 
