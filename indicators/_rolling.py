@@ -13,6 +13,7 @@ over segments, not bars: a year of M1 data has a few hundred segments.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +21,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "bars_since",
+    "day_index",
     "lag",
+    "parse_hhmm",
     "rolling_max",
     "rolling_mean",
     "rolling_min",
@@ -118,10 +121,7 @@ def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
 def lag(x: np.ndarray, k: int) -> np.ndarray:
     """x[t-k] (NaN for t < k; a boolean input gives False there). k = 0 returns a copy."""
     x = np.asarray(x)
-    if x.dtype == bool:
-        out = np.zeros(len(x), dtype=bool)
-    else:
-        out = _out(len(x))
+    out = np.zeros(len(x), dtype=bool) if x.dtype == bool else _out(len(x))
     if k < len(x):
         out[k:] = x[: len(x) - k]
     return out
@@ -167,7 +167,7 @@ def segment_slices(starts: np.ndarray) -> list[slice]:
     if not bounds or bounds[0] != 0:
         bounds.insert(0, 0)
     bounds.append(len(starts))
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def segmented_accumulate(
@@ -179,3 +179,24 @@ def segmented_accumulate(
     for s in segment_slices(starts):
         out[s] = op(x[s])
     return out
+
+
+def parse_hhmm(text: str) -> int:
+    """Minutes after midnight for ``"HH:MM"`` (``"24:00"`` allowed as 1440); ``ValueError`` otherwise."""
+    try:
+        hh, mm = text.split(":")
+        minutes = int(hh) * 60 + int(mm)
+    except (ValueError, AttributeError):
+        raise ValueError(f"expected a time of day as 'HH:MM', got {text!r}") from None
+    if not (0 <= int(mm) < 60 and 0 <= minutes <= 1440):
+        raise ValueError(f"time of day out of range: {text!r}")
+    return minutes
+
+
+def day_index(time: np.ndarray, anchor_minute: int = 0) -> np.ndarray:
+    """Trading-day number of each bar: floor((time - anchor) / 86400), days starting at ``anchor_minute`` UTC.
+
+    With ``anchor_minute=0`` this is the UTC calendar day. ``segment_starts(day_index(...))`` marks the first
+    bar of each day, which anchors session VWAP, session CVD and intraday high/low.
+    """
+    return (np.asarray(time, dtype=np.int64) - anchor_minute * 60) // 86_400

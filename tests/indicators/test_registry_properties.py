@@ -39,7 +39,7 @@ def test_shape_dtype_and_causality(name: str, data: st.DataObject) -> None:
     assert full.dtype == (np.float64 if ind.output == "number" else np.bool_), full.dtype
     k = data.draw(st.integers(1, len(c)))
     prefix = _compute(ind, c[:k], params)
-    np.testing.assert_array_equal(prefix, full[:k], err_msg=f"{name}{params}: value changed when bars after {k} changed")
+    np.testing.assert_array_equal(prefix, full[:k], err_msg=f"{name}{params}: changed when bars after {k} changed")
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if indicators.get(n).window_exact])
