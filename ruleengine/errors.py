@@ -17,6 +17,10 @@ __all__ = [
     "DataError",
     "RuleEngineError",
     "RuleError",
+    "RuleNameError",
+    "RuleSchemaError",
+    "RuleSyntaxError",
+    "RuleTypeError",
     "SourcePosition",
 ]
 
@@ -67,6 +71,22 @@ class RuleError(RuleEngineError):
             line = pos.source_line.rstrip("\n")
             text += f"\n    {line}\n    {' ' * (pos.column - 1)}^"
         return text
+
+
+class RuleSyntaxError(RuleError):
+    """The YAML or an expression in it does not parse."""
+
+
+class RuleSchemaError(RuleError):
+    """The YAML parses but its structure breaks the rule-file schema (missing key, wrong type, ...)."""
+
+
+class RuleNameError(RuleError):
+    """An expression uses a name that is not a column, param, define, indicator or allowed position name."""
+
+
+class RuleTypeError(RuleError):
+    """An expression is ill-typed: wrong operand types, wrong arity, bad argument, wrong units."""
 
 
 class DataError(RuleEngineError):
