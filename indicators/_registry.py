@@ -7,7 +7,9 @@ beside the function, what the DSL compiler needs to type-check and schedule a ca
 
 - ``inputs``: which candle columns (or series arguments) it reads, in positional order;
 - ``params``: name, type, default and bounds of each keyword-only parameter (read from the signature);
-- ``output``: ``"number"`` (float64, NaN while undefined) or ``"boolean"`` (bool, False while undefined);
+- ``output``: ``"number"`` (float64, NaN while undefined), ``"duration"`` (float64 seconds: the rule
+  language compares it with ``30s`` but not with a plain number) or ``"boolean"`` (bool, False while
+  undefined);
 - ``lookback``: how many bars *before* t the value at t may read. Together with causality this gives the
   warm-up of a rule: evaluating on any window that holds bars ``t - lookback .. t`` gives the same value at t
   as evaluating on the full history, bit for bit, when ``window_exact`` is true. Recursive filters (Wilder
@@ -36,7 +38,7 @@ __all__ = [
     "registry",
 ]
 
-Output = Literal["number", "boolean"]
+Output = Literal["number", "boolean", "duration"]
 #: How an indicator's value transforms when prices are reflected (p -> C - p for a constant C, which swaps
 #: high and low; volume and spread unchanged; taker_buy_volume -> volume - taker_buy_volume):
 #: "same": the mirror indicator gives the same value (booleans, magnitudes such as range or ATR);

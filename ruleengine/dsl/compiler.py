@@ -81,17 +81,23 @@ class Param:
 
 @dataclass(frozen=True, kw_only=True)
 class Define:
-    """A named reusable expression (``define:``), compiled on first use."""
+    """A named reusable expression (``define:``), compiled on first use.
+
+    ``sides`` holds side-specific versions (``{long: ..., short: ...}``); a use of the name then means the
+    version of the side being compiled, and is an error where no side applies.
+    """
 
     name: str
-    expr: ast.Expr
-    source: Source
+    expr: ast.Expr | None = None
+    source: Source | None = None
+    sides: Mapping[str, tuple[ast.Expr, Source]] = field(default_factory=dict)
 
 
 @dataclass
 class _Frame:
     source: Source
     exits: bool
+    side: str | None = None
 
 
 @dataclass
@@ -108,9 +114,13 @@ class Compiler:
 
     # -- entry points -----------------------------------------------------------------------------------
     def compile(self, expr: ast.Expr, source: Source, *, expect: Type | tuple[Type, ...] | None = None,
-                exits: bool = False, what: str = "this expression") -> int:
-        """Compile ``expr`` (parsed from ``source``) and check its type is ``expect``."""
-        frame = _Frame(source=source, exits=exits)
+                exits: bool = False, what: str = "this expression", side: str | None = None) -> int:
+        """Compile ``expr`` (parsed from ``source``) for ``side`` and check its type is ``expect``.
+
+        Compiling a direction-neutral expression for each side yields the same node twice (hash-consing),
+        so writing a condition once costs one computation.
+        """
+        frame = _Frame(source=source, exits=exits, side=side)
         node = self._expr(expr, frame)
         if expect is not None:
             allowed = expect if isinstance(expect, tuple) else (expect,)
@@ -186,16 +196,28 @@ class Compiler:
         raise self._unknown(name, e, frame)
 
     def _define(self, name: str, e: ast.Expr, frame: _Frame) -> int:
-        key = (name, frame.exits)
+        d = self.defines[name]
+        side = frame.side if d.sides else None
+        key = (name, frame.exits, side)
         if key in self._define_nodes:
             return self._define_nodes[key]
         if name in self._define_stack:
             cycle = " -> ".join([*self._define_stack[self._define_stack.index(name):], name])
             raise RuleNameError(f"define {name!r} refers to itself ({cycle})", self._pos(e, frame))
-        d = self.defines[name]
+        if d.sides:
+            if side is None:
+                raise RuleNameError(f"define {name!r} has long/short versions; it can only be used where a side "
+                                    f"applies (conditions, score, actions)", self._pos(e, frame))
+            if side not in d.sides:
+                raise RuleNameError(f"define {name!r} has no {side} version, but is used by a {side} expression",
+                                    self._pos(e, frame))
+            expr, source = d.sides[side]
+        else:
+            assert d.expr is not None and d.source is not None
+            expr, source = d.expr, d.source
         self._define_stack.append(name)
         try:
-            node = self._expr(d.expr, _Frame(source=d.source, exits=frame.exits))
+            node = self._expr(expr, _Frame(source=source, exits=frame.exits, side=frame.side))
         finally:
             self._define_stack.pop()
         self._define_nodes[key] = node
@@ -405,7 +427,7 @@ class Compiler:
             raise self._type_error(f"{name}(): {exc}", e, frame) from None
         self.required_columns.update(ind.requires)
         params = tuple(sorted(resolved.items()))
-        out_type = Type.BOOL if ind.output == "boolean" else Type.NUMBER
+        out_type = {"boolean": Type.BOOL, "duration": Type.DURATION}.get(ind.output, Type.NUMBER)
         return self.graph.add("ind", tuple(series), (name, params), out_type, lookback=ind.lookback(resolved))
 
     def _param_value(self, func: str, p: indicators.Param, v_expr: ast.Expr, frame: _Frame) -> Any:

@@ -28,6 +28,7 @@ UNITS: dict[str, tuple[str, float]] = {
     "s": ("duration", 1.0),
     "m": ("duration", 60.0),
     "h": ("duration", 3600.0),
+    "ms": ("duration", 0.001),
     "%": ("number", 0.01),
     "bars": ("bars", 1.0),
 }

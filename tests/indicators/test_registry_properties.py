@@ -36,7 +36,7 @@ def test_shape_dtype_and_causality(name: str, data: st.DataObject) -> None:
     params = data.draw(small_params(ind))
     full = _compute(ind, c, params)
     assert full.shape == (len(c),)
-    assert full.dtype == (np.float64 if ind.output == "number" else np.bool_), full.dtype
+    assert full.dtype == (np.bool_ if ind.output == "boolean" else np.float64), full.dtype
     k = data.draw(st.integers(1, len(c)))
     prefix = _compute(ind, c[:k], params)
     np.testing.assert_array_equal(prefix, full[:k], err_msg=f"{name}{params}: changed when bars after {k} changed")

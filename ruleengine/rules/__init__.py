@@ -1,0 +1,1 @@
+"""Rule files: YAML with positions, schema, compilation, decisions."""
