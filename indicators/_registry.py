@@ -113,7 +113,7 @@ class Indicator:
     params: tuple[Param, ...]
     output: Output
     lookback_fn: Callable[[Mapping[str, Any]], int]
-    window_exact: bool = True
+    window_exact: bool | Callable[[Mapping[str, Any]], bool] = True
     category: str = ""
     summary: str = ""
     requires: tuple[str, ...] = field(default=())
@@ -145,6 +145,12 @@ class Indicator:
             raise TypeError(f"{self.name}() has no parameter {unknown[0]!r}; parameters: "
                             f"{', '.join(sorted(known)) or 'none'}")
         return {p.name: p.check(given[p.name]) if p.name in given else p.default for p in self.params}
+
+    def is_window_exact(self, params: Mapping[str, Any] | None = None) -> bool:
+        """Whether values for these parameters equal the full-history values on any window >= lookback."""
+        if callable(self.window_exact):
+            return bool(self.window_exact(self.resolve(params)))
+        return self.window_exact
 
     def lookback(self, params: Mapping[str, Any] | None = None) -> int:
         """Bars before t that the value at t may read, for these (resolved or partial) parameters."""
@@ -202,7 +208,7 @@ def indicator(
     output: Output,
     lookback: int | Callable[[Mapping[str, Any]], int],
     bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
-    window_exact: bool = True,
+    window_exact: bool | Callable[[Mapping[str, Any]], bool] = True,
     category: str = "",
     mirror: str | None = None,
     mirror_kind: MirrorKind = "same",
@@ -210,7 +216,8 @@ def indicator(
     """Register ``func`` under ``name`` (default: the function's name). Returns the function unchanged.
 
     ``lookback`` is an int or a function of the resolved parameters; ``bounds`` maps a parameter to its
-    inclusive ``(low, high)`` range (``None`` for open). ``mirror`` names the indicator that, on
+    inclusive ``(low, high)`` range (``None`` for open). ``window_exact`` may depend on the parameters
+    (``atr`` is exact with ``method="sma"``, not with ``"wilder"``). ``mirror`` names the indicator that, on
     price-reflected candles, gives this one's value transformed by ``mirror_kind`` (``bullish_engulfing``
     mirrors ``bearish_engulfing``; ``range`` mirrors itself); ``None`` when no such relation holds.
     """

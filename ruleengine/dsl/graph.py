@@ -222,7 +222,7 @@ class Graph:
 
     def window_exact(self, outputs: Iterable[int]) -> bool:
         """True when every indicator reached is window-exact (live values equal backtest values exactly)."""
-        return all(indicators.get(self.nodes[n].attrs[0]).window_exact
+        return all(indicators.get(self.nodes[n].attrs[0]).is_window_exact(dict(self.nodes[n].attrs[1]))
                    for n in self.reachable(outputs) if self.nodes[n].op == "ind")
 
     # -- evaluation -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ through lark's ``match_examples`` (each label is learnt from example mistakes; a
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -38,7 +39,7 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
     "the expression is empty": [""],
     "an operator needs a value on its right": ["a and", "x >", "1 +", "a or", "x * ", "not", "a <= b <", "- "],
     "two values follow each other without an operator between them": [
-        "a b", "close open", "1 2", "a (b)", "f(x) g(y)", "x 1", "true false",
+        "a b", "close open", "1 2", "f(x) g(y)", "x 1", "true false",
     ],
     "a unit must follow its number without a space (write 60s, 0.05%, 3bars)": ["10 bars", "1.5 h2"],
     "unclosed parenthesis: add ')'": ["mean(close, 20", "(a and b", "f(g(x)", "atr(period=14"],
@@ -48,7 +49,7 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
     "arguments are separated by ','": ["atr(period=14 method='sma')", "mean(close 20)"],
     "a keyword argument is written name=value": ["atr(14=period)", "f(1=2)"],
     "a conditional is written: value if condition else other": ["1 if a", "1 if a else", "a else b"],
-    "a value is missing before the operator": ["* 2", "and a", "> 1", "or b", "== 2"],
+    "a value is missing before the operator": ["* 2", "> 1", "== 2", "/ x"],
     "'=' is only for keyword arguments; compare with '=='": ["a = 1", "close = open"],
     "empty brackets: a lag needs a number of bars, as in close[1]": ["close[]"],
 }
@@ -72,6 +73,7 @@ _CHARACTER_HINTS = {
 def _parser() -> Lark:
     return Lark.open_from_package(
         "ruleengine", "grammar.lark", parser="lalr", propagate_positions=True, maybe_placeholders=False,
+        cache=True,  # lark stores the analysed LALR tables in the temp dir: the first compile stays fast
     )
 
 
@@ -100,7 +102,13 @@ class _ToAst(Transformer):
         return handler(children, _span(meta))
 
     def _number(self, c: list[Token], span: ast.Span | None) -> ast.Expr:
-        return ast.Number(value=_number_text(c[0]), span=span)
+        return ast.Number(value=self._finite(str(c[0]), c[0]), span=span)
+
+    def _finite(self, text: str, token: Token) -> float:
+        value = _number_text(text)
+        if not math.isfinite(value):
+            raise RuleSyntaxError(f"number {text!r} is too large", self.source.position(token.line, token.column))
+        return value
 
     def _quantity(self, c: list[Token], span: ast.Span | None) -> ast.Expr:
         text = str(c[0])
@@ -112,7 +120,7 @@ class _ToAst(Transformer):
             known = ", ".join(UNITS)
             pos = self.source.position(c[0].line, c[0].column + i)
             raise RuleSyntaxError(f"unknown unit {unit!r} in {text!r} (known units: {known})", pos)
-        return ast.Number(value=_number_text(digits), unit=unit, span=span)
+        return ast.Number(value=self._finite(digits, c[0]), unit=unit, span=span)
 
     def _string(self, c: list[Token], span: ast.Span | None) -> ast.Expr:
         return ast.String(value=str(c[0])[1:-1], span=span)
