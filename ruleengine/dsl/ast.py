@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "Arith",
     "Bool",
     "Call",
     "Compare",
@@ -23,7 +24,6 @@ __all__ = [
     "Span",
     "String",
     "Unary",
-    "Arith",
 ]
 
 

@@ -32,7 +32,7 @@ from ruleengine.dsl.parser import UNITS
 from ruleengine.dsl.source import Source
 from ruleengine.errors import RuleNameError, RuleTypeError
 
-__all__ = ["COLUMNS", "POSITION_NAMES", "BUILTINS", "Compiler", "Define", "Param"]
+__all__ = ["BUILTINS", "COLUMNS", "POSITION_NAMES", "Compiler", "Define", "Param"]
 
 #: Candle columns usable by name (``time`` is not: rules use session indicators instead).
 COLUMNS: dict[str, str] = {
@@ -378,7 +378,8 @@ class Compiler:
         g = self.graph
         t = g[a].type
         now_node = g.add(now, (a, b), (), Type.BOOL)
-        lag = (lambda x: x if g[x].is_const else g.add("lag", (x,), (1,), t, lookback=1))
+        def lag(x: int) -> int:
+            return (x if g[x].is_const else g.add("lag", (x,), (1,), t, lookback=1))
         before_node = g.add(before, (lag(a), lag(b)), (), Type.BOOL)
         return g.add("and", (now_node, before_node), (), Type.BOOL)
 

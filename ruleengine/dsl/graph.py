@@ -139,10 +139,7 @@ def apply_op(node: Node, args: Sequence[Any], candles: Candles | None) -> Any:
         x = np.asarray(args[0])
         if x.ndim == 0:
             return x[()]
-        if x.dtype == bool:
-            out = np.zeros(len(x), dtype=bool)
-        else:
-            out = np.full(len(x), np.nan)
+        out = np.zeros(len(x), dtype=bool) if x.dtype == bool else np.full(len(x), np.nan)
         if k < len(x):
             out[k:] = x[: len(x) - k]
         return out

@@ -213,7 +213,7 @@ def parse(source: Source) -> ast.Expr:
     except UnexpectedInput as error:
         line = getattr(error, "line", None)
         column = getattr(error, "column", None)
-        if isinstance(error, UnexpectedToken) and error.token.type == "$END" or line in (None, -1):
+        if (isinstance(error, UnexpectedToken) and error.token.type == "$END") or line in (None, -1):
             lines = text.rstrip().splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
         raise RuleSyntaxError(_label(error, text), source.position(line, column)) from None

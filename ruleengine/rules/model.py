@@ -235,7 +235,7 @@ class _Builder:
         defaults = {"windows": session_windows} if session_windows else {}
         self.compiler = Compiler(graph=self.graph, indicator_defaults=defaults)
 
-    def source(self, path: PathKey):  # noqa: ANN201 - internal
+    def source(self, path: PathKey):
         return self.doc.expression_source(path)
 
     def parse_at(self, path: PathKey) -> ast.Expr:
@@ -453,7 +453,7 @@ def _configured_windows() -> str | None:
         return None
     try:
         sessions = load_sessions()
-    except Exception:  # noqa: BLE001 - a broken config is reported by `ruleengine data inspect`
+    except Exception:
         return None
     windows = getattr(sessions, "windows", sessions)
     try:
