@@ -19,8 +19,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import indicators  # noqa: E402
-from _data import bench_candles  # noqa: E402
+from _data import bench_candles
+
+import indicators
 
 
 def main() -> int:

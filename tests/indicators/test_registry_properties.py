@@ -16,7 +16,8 @@ import indicators
 from tests.strategies import candles, series_for, small_params
 
 ALL = indicators.names()
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 def _compute(ind: indicators.Indicator, c, params):
