@@ -99,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _print_warning
         try:
             return int(args._run(args))
+        except BrokenPipeError:  # `ruleengine graph ... | head`: the reader left; not an error of ours
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except RuleEngineError as exc:
             print(f"error: {exc}", file=sys.stderr)
         except FileNotFoundError as exc:
@@ -168,4 +173,127 @@ def data_inspect(args: argparse.Namespace) -> int:
         from rich.console import Console
 
         render_summary(summary, Console())
+    return 0
+
+
+def _rule_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; a directory stands for the ``*.yaml`` / ``*.yml`` files in it."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+        else:
+            out.append(p)
+    return out
+
+
+@command(
+    "validate",
+    "Check rule files: YAML, schema, expression syntax, names, types and that every layer can decide both "
+    "sides. Prints 'PATH: ok' per valid file, or 'path:line:col: message' with the source line.",
+    arg("paths", nargs="+", type=Path, metavar="PATH", help="rule files or directories of them"),
+)
+def validate(args: argparse.Namespace) -> int:
+    from ruleengine.errors import RuleError
+    from ruleengine.rules.model import load_rules
+
+    status = 0
+    paths = _rule_paths(args.paths)
+    if not paths:
+        print("error: no rule files found", file=sys.stderr)
+        return 1
+    for path in paths:
+        try:
+            rules = load_rules(path)
+        except RuleError as exc:
+            print(str(exc), file=sys.stderr)
+            status = 1
+            continue
+        print(f"{path}: ok ({len(rules.graph)} nodes, warm-up {rules.warmup} bars)")
+    return status
+
+
+def _utc_seconds(text: str) -> int:
+    """ISO-8601 (``2026-06-02T13:45:00Z``, ``2026-06-02 13:45``; naive means UTC) or epoch seconds."""
+    from datetime import UTC, datetime
+
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        stamp = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (use ISO-8601 such as 2026-06-02T13:45:00Z)") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return int(stamp.timestamp())
+
+
+def _load_rules_and_data(rules_path: Path, data_path: Path | None) -> tuple[Any, Any]:
+    from ruleengine.data import load_candles
+    from ruleengine.rules.model import load_rules
+
+    rules = load_rules(rules_path)
+    if data_path is None:
+        from ruleengine.resources import sample_file
+
+        try:
+            data_path = sample_file(rules.symbol)
+        except KeyError as exc:
+            raise RuleEngineError(f"{exc.args[0]}; pass --data FILE") from None
+    return rules, load_candles(data_path, symbol=rules.symbol)
+
+
+@command(
+    "explain",
+    "Explain the decision at one bar: every layer and condition with its values and pass/fail, the score "
+    "breakdown, the verdict, and the entry, SL and TP the actions would place.",
+    arg("rules", type=Path, help="the rule file"),
+    arg("--at", required=True, type=_utc_seconds, metavar="TIME",
+        help="bar open time, ISO-8601 UTC (2026-06-02T13:45:00Z) or epoch seconds; "
+             "without a bar at that time, the last bar before it"),
+    arg("--data", type=Path, default=None, help="data file (default: the bundled sample of the rule's symbol)"),
+    arg("--side", choices=["long", "short"], default=None, help="only this side"),
+    arg("--json", action="store_true", help="print JSON"),
+)
+def explain_command(args: argparse.Namespace) -> int:
+    from ruleengine.rules.explain import explain, render_text
+
+    rules, candles = _load_rules_and_data(args.rules, args.data)
+    try:
+        expl = explain(rules, candles, args.at)
+    except ValueError as exc:
+        raise RuleEngineError(str(exc)) from None
+    if args.json:
+        out = expl.as_dict()
+        if args.side:
+            out["sides"] = {args.side: out["sides"][args.side]}
+        print(json.dumps(out, indent=2))
+    else:
+        print(render_text(expl, rules, side=args.side))
+    return 0
+
+
+@command(
+    "graph",
+    "Show the compiled predicate graph: nodes, sharing, lookbacks and warm-up, as text or Graphviz DOT.",
+    arg("rules", type=Path, help="the rule file"),
+    arg("--dot", action="store_true", help="print Graphviz DOT (pipe into `dot -Tsvg`)"),
+)
+def graph_command(args: argparse.Namespace) -> int:
+    from ruleengine.rules.graphview import render_dot, render_text
+    from ruleengine.rules.model import load_rules
+
+    rules = load_rules(args.rules)
+    print(render_dot(rules) if args.dot else render_text(rules))
+    return 0
+
+
+@command("schema", "Print the JSON Schema (draft 2020-12) of rule files, for editors and other tools.")
+def schema_command(args: argparse.Namespace) -> int:
+    from ruleengine.rules.model import rule_schema
+
+    print(json.dumps(rule_schema(), indent=2))
     return 0
