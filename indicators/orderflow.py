@@ -15,8 +15,18 @@ from __future__ import annotations
 import numpy as np
 
 from indicators._registry import indicator
-from indicators._rolling import day_index, parse_hhmm, segment_starts, segmented_accumulate
-from indicators._windows import preceding_mean, preceding_std, window_max, window_mean, window_min, window_sum
+from indicators._rolling import (
+    day_index,
+    parse_hhmm,
+    preceding_mean,
+    preceding_std,
+    segment_starts,
+    segmented_accumulate,
+    window_max,
+    window_mean,
+    window_min,
+    window_sum,
+)
 from indicators.volume import volume_ratio as _volume_ratio
 
 __all__ = [

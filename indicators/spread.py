@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from indicators._registry import indicator
-from indicators._windows import preceding_mean, preceding_std
+from indicators._rolling import preceding_mean, preceding_std
 from indicators.volume import low_volume
 
 __all__ = ["spread_mean", "spread_ok", "spread_ratio", "spread_std", "spread_zscore"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from indicators._registry import indicator
-from indicators._windows import preceding_mean
+from indicators._rolling import preceding_mean
 
 __all__ = ["low_volume", "volume_ratio", "volume_spike"]
 

@@ -1,4 +1,4 @@
-"""The fast window helpers (indicators._windows) against plain loops and the _rolling primitives."""
+"""The fast window helpers (indicators._rolling) against plain loops and the _rolling primitives."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indicators import _rolling, _windows
+from indicators import _rolling
+from indicators import _rolling as _windows
 
 WINDOWS = [1, 2, 3, 5, 7, 20, 64, 100]
 
