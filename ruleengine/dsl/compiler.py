@@ -21,9 +21,13 @@ There are no implicit conversions: a boolean is not a number (write ``1 if c els
 from __future__ import annotations
 
 import difflib
+import functools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 import indicators
 from ruleengine.dsl import ast
@@ -67,6 +71,24 @@ BUILTINS: dict[str, str] = {
 _ARITH_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 _CMP_OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 _NUMERIC = (Type.NUMBER, Type.DURATION)
+
+
+_DRY_BARS = 3
+_DRY_TIME = np.arange(_DRY_BARS, dtype=np.int64) * 60 + 1_700_000_000
+_DRY = {"time": _DRY_TIME, "open": np.ones(_DRY_BARS), "high": np.full(_DRY_BARS, 1.5),
+        "low": np.full(_DRY_BARS, 0.5), "close": np.ones(_DRY_BARS), "volume": np.ones(_DRY_BARS),
+        "spread": np.zeros(_DRY_BARS), "taker_buy_volume": np.full(_DRY_BARS, 0.5),
+        "real_volume": np.ones(_DRY_BARS), "x": np.ones(_DRY_BARS), "y": np.ones(_DRY_BARS),
+        "cond": np.ones(_DRY_BARS, dtype=bool)}
+
+
+@functools.cache
+def _dry_run(name: str, params: tuple[tuple[str, Any], ...]) -> None:
+    """Call the indicator on three dummy bars so parameter values it only checks when it runs (a session
+    name absent from the windows, an anchor of "25:00") fail at compile time, at the call, not mid-backtest.
+    A ValueError here becomes a type error at the call site; anything else is the indicator's business."""
+    ind = indicators.get(name)
+    ind.func(*(_DRY[i] for i in ind.inputs), **dict(params))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,6 +206,9 @@ class Compiler:
             if name == "taker_buy_volume":
                 self.required_columns.add(name)
             return self.graph.add("col", (), (COLUMNS[name],), Type.NUMBER)
+        if name in ("long", "short") and not frame.exits:
+            raise RuleNameError(f"{name!r} is a side, usable only in actions.exits (compare with 'side'); "
+                                f"for a {name}-only condition write it under '{name}:'", self._pos(e, frame))
         if name in POSITION_NAMES or name in ("long", "short"):
             if not frame.exits:
                 raise RuleNameError(f"{name!r} describes an open position and can only be used in actions.exits",
@@ -198,7 +223,9 @@ class Compiler:
     def _define(self, name: str, e: ast.Expr, frame: _Frame) -> int:
         d = self.defines[name]
         side = frame.side if d.sides else None
-        key = (name, frame.exits, side)
+        # keyed by the frame's side even for a neutral define: it may use a sided define underneath
+        # (hash-consing still makes identical compilations one node)
+        key = (name, frame.exits, frame.side)
         if key in self._define_nodes:
             return self._define_nodes[key]
         if name in self._define_stack:
@@ -325,7 +352,7 @@ class Compiler:
         if n.type is not Type.NUMBER or not n.is_const:
             raise self._type_error(f"{what} needs a constant whole number of bars", e, frame)
         v = n.value
-        if v != int(v) or v < 0:
+        if not math.isfinite(v) or v != int(v) or v < 0:
             raise self._type_error(f"{what} needs a whole number of bars >= 0, got {v:g}", e, frame)
         return int(v)
 
@@ -424,22 +451,27 @@ class Compiler:
                 values[pname] = default
         try:
             resolved = ind.resolve(values)
+            lookback = ind.lookback(resolved)
+            _dry_run(name, tuple(sorted(resolved.items())))
         except (TypeError, ValueError) as exc:
             raise self._type_error(f"{name}(): {exc}", e, frame) from None
         self.required_columns.update(ind.requires)
         params = tuple(sorted(resolved.items()))
         out_type = {"boolean": Type.BOOL, "duration": Type.DURATION}.get(ind.output, Type.NUMBER)
-        return self.graph.add("ind", tuple(series), (name, params), out_type, lookback=ind.lookback(resolved))
+        return self.graph.add("ind", tuple(series), (name, params), out_type, lookback=lookback)
 
     def _param_value(self, func: str, p: indicators.Param, v_expr: ast.Expr, frame: _Frame) -> Any:
         node = self.graph[self._expr(v_expr, frame)]
         want = {int: Type.NUMBER, float: Type.NUMBER, bool: Type.BOOL, str: Type.STRING}[p.type]
-        if node.type is not want or not node.is_const:
-            what = "a constant " + str(want) if node.is_const or node.type is want else f"a {want}, not a {node.type}"
-            if node.type is want and not node.is_const:
-                what = f"a constant {want} (a param or a literal), not a value that changes per bar"
-            raise self._type_error(f"{func}(): parameter {p.name!r} must be {what}", v_expr, frame)
+        if node.type is not want:
+            raise self._type_error(f"{func}(): parameter {p.name!r} must be a {want}, not a {node.type}",
+                                   v_expr, frame)
+        if not node.is_const:
+            raise self._type_error(f"{func}(): parameter {p.name!r} must be a constant {want} (a param or a "
+                                   f"literal), not a value that changes per bar", v_expr, frame)
         value = node.value
+        if want is Type.NUMBER and not math.isfinite(value):
+            raise self._type_error(f"{func}(): parameter {p.name!r} is not a finite number", v_expr, frame)
         try:
             return p.check(int(value) if p.type is int and value == int(value) else value)
         except ValueError as exc:

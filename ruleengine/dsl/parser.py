@@ -185,21 +185,61 @@ class _ToAst(Transformer):
         return self.source.position(span.line, span.column) if span else self.source.start()
 
 
+def _signature(error: UnexpectedInput) -> tuple[Any, str, str] | None:
+    """What identifies a parse error: the LALR state on top of the stack, the offending token's type and text."""
+    state = getattr(error, "state", None)
+    position = getattr(state, "position", None)
+    if position is None:
+        return None
+    token = getattr(error, "token", None)
+    return position, getattr(token, "type", "$END"), str(token) if token is not None else ""
+
+
+@functools.cache
+def _learnt_examples() -> tuple[tuple[tuple[Any, str, str], str], ...]:
+    """Signatures of the mistakes in SYNTAX_EXAMPLES, learnt once by parsing each example.
+
+    This replaces lark's ``match_examples``, which (lark 1.3.1) also compares the depth of the parser stack,
+    so a mistake nested in parentheses did not match its example, and which crashes formatting a debug
+    message for some inputs. The empty example is answered before parsing and is not learnt.
+    """
+    learnt = []
+    for label, examples in SYNTAX_EXAMPLES.items():
+        for example in examples:
+            if not example.strip():
+                continue
+            try:
+                _parser().parse(example)
+            except UnexpectedCharacters:
+                continue
+            except UnexpectedInput as error:
+                sig = _signature(error)
+                if sig is not None:
+                    learnt.append((sig, label))
+    return tuple(learnt)
+
+
 def _label(error: UnexpectedInput, text: str) -> str:
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        if char == "=" and text[error.pos_in_stream:error.pos_in_stream + 2] == "=>":
-            return "'=>' is not an operator; did you mean '>='?"
         if char in _CHARACTER_HINTS:
             return _CHARACTER_HINTS[char]
         return f"unexpected character {char!r}"
-    label = error.match_examples(_parser().parse, SYNTAX_EXAMPLES, use_accepts=True)
-    if label:
-        return str(label)
+    sig = _signature(error)
+    if sig is not None:
+        if sig[1] == "EQUAL" and text[error.token.end_pos:error.token.end_pos + 1] == ">":  # type: ignore[attr-defined]
+            return "'=>' is not an operator; did you mean '>='?"
+        learnt = _learnt_examples()
+        for match in (lambda s: s == sig, lambda s: s[:2] == sig[:2], lambda s: s[0] == sig[0]):
+            for example_sig, label in learnt:
+                if match(example_sig):
+                    return label
     if isinstance(error, UnexpectedEOF):
         return "the expression ends too early"
     if isinstance(error, UnexpectedToken):
-        return f"unexpected {error.token!r}" if error.token.type != "$END" else "the expression ends too early"
+        if error.token.type == "$END":
+            return "the expression ends too early"
+        return f"unexpected {str(error.token)!r}"
     return "syntax error"  # pragma: no cover
 
 

@@ -19,12 +19,13 @@ from typing import Any, Literal
 
 import jsonschema
 
+import indicators
 from ruleengine.dsl import ast
-from ruleengine.dsl.compiler import Compiler, Define, Param
+from ruleengine.dsl.compiler import COLUMNS, Compiler, Define, Param
 from ruleengine.dsl.graph import Graph, Type
 from ruleengine.dsl.parser import parse
 from ruleengine.dsl.printer import to_text
-from ruleengine.errors import RuleSchemaError, RuleTypeError
+from ruleengine.errors import RuleNameError, RuleSchemaError, RuleTypeError
 from ruleengine.rules.yamlsource import PathKey, RuleDocument, load_document
 
 __all__ = [
@@ -195,9 +196,17 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[str, PathKey, bo
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
         return f"{where}: unknown key {key!r}{hint}", (*path, key), True
+    if "propertyNames" in error.relative_schema_path or "propertyNames" in error.schema_path:
+        name = error.instance
+        return (f"{where}: {name!r} is not a valid name (lowercase letters, digits and _, starting with a "
+                f"letter)"), (*path, name), True
     if v == "propertyNames":
         return (f"{where}: {error.instance!r} is not a valid name (lowercase letters, digits and _, "
                 f"starting with a letter)"), (*path, error.instance), True
+    if v == "oneOf" and error.context:
+        pattern_errors = [e for e in error.context if e.validator == "pattern"]
+        if pattern_errors:
+            return _schema_message(pattern_errors[0])
     if v == "oneOf" and error.schema.get("oneOf", [{}])[0].get("$ref") == "#/$defs/expression":
         return (f"{where}: expected an expression or a mapping with 'long' and/or 'short' expressions, "
                 f"got {type(error.instance).__name__}"), path, False
@@ -212,6 +221,12 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[str, PathKey, bo
         return f"{where}: expected {want}, got {type(error.instance).__name__} {error.instance!r}", path, False
     if v == "pattern" and where == "symbol":
         return f"symbol: {error.instance!r} must be upper-case letters and digits (XAUUSD)", path, False
+    if v == "pattern" and "ms|s|m|h" in str(error.validator_value):
+        return (f"{where}: expected a duration such as 90s, 5m or 200ms, or a number of seconds, "
+                f"got {error.instance!r}"), path, False
+    if v == "pattern" and "%" in str(error.validator_value):
+        return f"{where}: expected a percentage such as '0.1%' or a fraction such as 0.001, got {error.instance!r}", \
+            path, False
     if v in ("minProperties",):
         return f"{where}: needs at least one entry", path, False
     return f"{where}: {error.message}", path, False
@@ -242,10 +257,22 @@ class _Builder:
         return parse(self.source(path))
 
 
+    def _check_name(self, kind: str, name: str, path: PathKey) -> None:
+        """A param or define may not hide a candle column or an indicator: the rule would silently read the
+        wrong thing (``define: {spread: ...}`` would change what ``spread`` means in every condition)."""
+        if name in COLUMNS:
+            raise RuleSchemaError(f"{kind} {name!r} has the name of a candle column; choose another name",
+                                  self.doc.position(path, key=True))
+        if name in indicators.registry():
+            raise RuleSchemaError(f"{kind} {name!r} has the name of an indicator; choose another name",
+                                  self.doc.position(path, key=True))
+
     def params(self) -> dict[str, Param]:
         out: dict[str, Param] = {}
+        define_names = set(self.doc.data.get("define") or {})
         for name, value in (self.doc.data.get("params") or {}).items():
             path = ("params", name)
+            self._check_name("param", name, path)
             if isinstance(value, bool):
                 out[name] = Param(name=name, value=value, type=Type.BOOL)
             elif isinstance(value, int | float):
@@ -253,7 +280,12 @@ class _Builder:
             else:
                 src = self.source(path)
                 self.compiler.params = out
-                node = self.graph[self.compiler.compile(parse(src), src)]
+                expr = parse(src)
+                for used in _names_in(expr):
+                    if used in define_names:
+                        raise RuleNameError(f"param {name!r} uses define {used!r}: params are constants and may "
+                                            f"only use numbers and earlier params", src.start())
+                node = self.graph[self.compiler.compile(expr, src)]
                 if not node.is_const:
                     raise RuleTypeError(f"param {name!r} must be a constant (a number, a quantity such as 60s "
                                         f"or 0.05%, or arithmetic on earlier params)", src.start())
@@ -268,6 +300,7 @@ class _Builder:
             path = ("define", name)
             if name in params:
                 raise RuleSchemaError(f"define {name!r} has the name of a param", self.doc.position(path, key=True))
+            self._check_name("define", name, path)
             if isinstance(value, str):
                 out[name] = Define(name=name, expr=self.parse_at(path), source=self.source(path))
             else:
@@ -313,6 +346,25 @@ class _Builder:
                                       f"direction-neutral one, or this layer blocks every {side} trade",
                                       self.doc.position(path, key=True))
         return out
+
+
+def _names_in(e: ast.Expr) -> set[str]:
+    """Every bare name an expression mentions (for the params-may-not-use-defines check)."""
+    found: set[str] = set()
+    stack: list[Any] = [e]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Keyword):
+            stack.append(node.value)
+        elif isinstance(node, ast.Expr):
+            for value in vars(node).values():
+                if isinstance(value, ast.Expr | ast.Keyword):
+                    stack.append(value)
+                elif isinstance(value, tuple):
+                    stack.extend(v for v in value if isinstance(v, ast.Expr | ast.Keyword))
+    return found
 
 
 def _get(data: Any, path: PathKey) -> Any:
@@ -391,8 +443,8 @@ def compile_rules(doc: RuleDocument, *, session_windows: str | None = None) -> C
         adverse_nodes = b.sided(("actions", "exits", "adverse_candle"), expect=Type.BOOL, exits=True,
                                 what="adverse_candle")
     trailing = exits_data.get("trailing")
-    trail_nodes = (b.sided(("actions", "exits", "trailing", "distance"), expect=Type.NUMBER, what="trailing distance")
-                   if trailing else {})
+    trail_nodes = (b.sided(("actions", "exits", "trailing", "distance"), expect=Type.NUMBER, exits=True,
+                           what="trailing distance") if trailing else {})
     exit_when = (b.sided(("actions", "exits", "exit_when"), expect=Type.BOOL, exits=True, what="exit_when")
                  if "exit_when" in exits_data else {})
 
@@ -409,8 +461,8 @@ def compile_rules(doc: RuleDocument, *, session_windows: str | None = None) -> C
 
     checks_data = data["actions"].get("checks") or {}
     slippage = checks_data.get("max_slippage", 0.001)
-    if isinstance(slippage, str):
-        slippage = float(slippage.strip().rstrip("%")) / 100 if slippage.strip().endswith("%") else float(slippage)
+    if isinstance(slippage, str):  # the schema admits only "<number>%" strings
+        slippage = float(slippage.strip().rstrip("%").strip()) / 100
     discipline = data["actions"].get("discipline") or {}
     return CompiledRules(
         path=doc.path, symbol=data["symbol"], aliases=tuple(data.get("aliases") or ()),

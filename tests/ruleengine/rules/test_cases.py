@@ -166,8 +166,6 @@ def test_sided_conditions_and_defines_compile_per_side(valid: LoadValid) -> None
     assert (rules.trade_at, rules.a_plus_at) == (2, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: Compiler._define caches a neutral define once for both sides, "
-                                       "so a sided define inside it keeps the first side's version")
 def test_a_neutral_define_over_a_sided_define_follows_the_side(valid: LoadValid) -> None:
     rules = valid("neutral_define_over_sided_define")
     long, short = rules.sides["long"].location[0], rules.sides["short"].location[0]
