@@ -1,0 +1,1 @@
+"""Backtesting: the driver, metrics and reports."""

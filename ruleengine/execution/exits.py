@@ -1,0 +1,94 @@
+"""Values of the rule's exit expressions at one bar for one position.
+
+Exit expressions may use position names (``r_multiple``, ``bars_held``, ``side == long`` ...), which exist
+only while a position is open. Their position-free sub-expressions are computed once, vectorised over all
+bars (they are ordinary graph nodes); only the part above them is evaluated per bar and position, with the
+graph's own :func:`apply_op`, so the semantics cannot drift from the entry side. The live driver evaluates
+the same nodes on its window of bars.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ruleengine.data import Candles
+from ruleengine.dsl.graph import Graph, Node, apply_op
+from ruleengine.execution.machine import ExitContext
+from ruleengine.execution.types import Position
+from ruleengine.rules.model import SIDES, CompiledRules
+
+__all__ = ["ExitEvaluator"]
+
+
+class ExitEvaluator:
+    """``evaluator(side, index, position) -> ExitContext`` for a :class:`PositionStateMachine`."""
+
+    def __init__(self, rules: CompiledRules, candles: Candles) -> None:
+        self.graph: Graph = rules.graph
+        self.candles = candles
+        self.close = np.asarray(candles.close)
+        self.spread = np.asarray(candles.spread)
+        self.time = np.asarray(candles.time)
+        self.nodes = {s: (rules.sides[s].adverse_candle, rules.sides[s].trailing_distance, rules.sides[s].exit_when)
+                      for s in SIDES}
+        roots = [n for s in SIDES for n in self.nodes[s] if n is not None]
+        order = self.graph.reachable(roots)
+        self.dynamic: set[int] = set()
+        for n in order:  # ids are topological: inputs first
+            node = self.graph[n]
+            if node.op == "pos" or any(a in self.dynamic for a in node.args):
+                self.dynamic.add(n)
+        frontier = {a for n in self.dynamic for a in self.graph[n].args if a not in self.dynamic}
+        frontier |= {n for n in roots if n not in self.dynamic}
+        self.arrays: dict[int, Any] = self.graph.evaluate(candles, sorted(frontier)) if frontier else {}
+
+    def __call__(self, side: str, index: int, position: Position) -> ExitContext:
+        adverse_node, trail_node, when_node = self.nodes[side]  # type: ignore[index]
+        cache: dict[int, Any] = {}
+        adverse = None if adverse_node is None else bool(self._value(adverse_node, index, position, cache))
+        trail = math.nan if trail_node is None else float(self._value(trail_node, index, position, cache))
+        when = False if when_node is None else bool(self._value(when_node, index, position, cache))
+        return ExitContext(adverse=adverse, trailing_distance=trail, exit_when=when)
+
+    def _value(self, n: int, index: int, p: Position, cache: dict[int, Any]) -> Any:
+        if n in cache:
+            return cache[n]
+        node: Node = self.graph[n]
+        if n not in self.dynamic:
+            v = self.arrays[n]
+            value = v[index] if isinstance(v, np.ndarray) else v
+        elif node.op == "pos":
+            value = self._position_value(node.attrs[0], index, p)
+        else:
+            args = [self._value(a, index, p, cache) for a in node.args]
+            if node.op in ("side_eq", "side_ne"):
+                value = (args[0] == args[1]) == (node.op == "side_eq")
+            else:
+                value = apply_op(node, args, None)
+        cache[n] = value
+        return value
+
+    def _position_value(self, name: str, index: int, p: Position) -> Any:
+        close = float(self.close[index])
+        mark = close if p.side == "long" else close + float(self.spread[index])
+        sign = 1.0 if p.side == "long" else -1.0
+        if name == "entry_price":
+            return p.entry_price
+        if name == "sl":
+            return p.sl
+        if name == "tp":
+            return p.tp
+        if name == "bars_held":
+            return float(index - p.entry_index)
+        if name == "time_held":
+            return float(self.time[index] + 60 - p.entry_time)
+        if name == "r_multiple":
+            return sign * (mark - p.entry_price) / p.risk
+        if name == "max_r":
+            return sign * (p.best_price - p.entry_price) / p.risk
+        if name == "side":
+            return p.side
+        raise AssertionError(f"unknown position name {name!r}")  # pragma: no cover - the compiler checks names
