@@ -26,7 +26,9 @@ __all__ = ["ExitEvaluator"]
 class ExitEvaluator:
     """``evaluator(side, index, position) -> ExitContext`` for a :class:`PositionStateMachine`."""
 
-    def __init__(self, rules: CompiledRules, candles: Candles) -> None:
+    def __init__(self, rules: CompiledRules, candles: Candles, *, offset: int = 0) -> None:
+        """``offset``: the driver's index of ``candles[0]`` (a live window starts mid-history)."""
+        self.offset = offset
         self.graph: Graph = rules.graph
         self.candles = candles
         self.close = np.asarray(candles.close)
@@ -59,7 +61,7 @@ class ExitEvaluator:
         node: Node = self.graph[n]
         if n not in self.dynamic:
             v = self.arrays[n]
-            value = v[index] if isinstance(v, np.ndarray) else v
+            value = v[index - self.offset] if isinstance(v, np.ndarray) else v
         elif node.op == "pos":
             value = self._position_value(node.attrs[0], index, p)
         else:
@@ -72,8 +74,9 @@ class ExitEvaluator:
         return value
 
     def _position_value(self, name: str, index: int, p: Position) -> Any:
-        close = float(self.close[index])
-        mark = close if p.side == "long" else close + float(self.spread[index])
+        local = index - self.offset
+        close = float(self.close[local])
+        mark = close if p.side == "long" else close + float(self.spread[local])
         sign = 1.0 if p.side == "long" else -1.0
         if name == "entry_price":
             return p.entry_price
@@ -84,7 +87,7 @@ class ExitEvaluator:
         if name == "bars_held":
             return float(index - p.entry_index)
         if name == "time_held":
-            return float(self.time[index] + 60 - p.entry_time)
+            return float(self.time[local] + 60 - p.entry_time)
         if name == "r_multiple":
             return sign * (mark - p.entry_price) / p.risk
         if name == "max_r":

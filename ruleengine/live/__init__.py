@@ -1,0 +1,1 @@
+"""Paper and live trading drivers."""
