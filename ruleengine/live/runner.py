@@ -63,7 +63,7 @@ class BarByBarRunner:
                         side=d.side, score=d.score, grade=GRADES.index(d.grade), stop_distance=d.stop_loss,
                         target_distance=d.take_profit, signal_hash=d.signal_hash, spread_ok=ok)
         m = self.machine
-        m.exit_values = ExitEvaluator(self.rules, buf, offset=offset) if m.positions and self.rules.exit_outputs() \
+        m.exit_values = ExitEvaluator(self.rules, buf, offset=offset) if not m.flat and self.rules.exit_outputs() \
             else None
         b = Bar(index=index, time=int(buf.time[-1]), open=float(buf.open[-1]), high=float(buf.high[-1]),
                 low=float(buf.low[-1]), close=float(buf.close[-1]), spread=float(buf.spread[-1]))
