@@ -9,6 +9,7 @@ state machine one bar at a time (see ``tests`` for the parity check).
 
 from __future__ import annotations
 
+import hashlib
 import time as _time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,6 +68,31 @@ def entry_signal(signals: Signals, index: int, side: str, spread_ok: bool) -> En
                        signal_hash=signals.decision(index, side).signal_hash, spread_ok=spread_ok)  # type: ignore[arg-type]
 
 
+def signal_hashes(signals: Signals, side: str, indices: np.ndarray) -> list[str]:
+    """``signal_hash`` of ``side`` at many bars at once, equal to :func:`ruleengine.rules.decision.signal_hash`.
+
+    The set of true conditions is packed into one row of bits per bar; SHA-1 is computed once per distinct
+    row (a rule file has few distinct combinations), and the candle stamps are formatted by numpy.
+    """
+    ss = signals.side(side)  # type: ignore[arg-type]
+    names = [f"{layer}.{name}" for layer, conds in ss.conditions.items() for name in conds]
+    if len(indices) == 0:
+        return []
+    bits = np.stack([arr[indices] for conds in ss.conditions.values() for arr in conds.values()], axis=1)
+    packed = np.packbits(bits, axis=1)
+    digests: dict[bytes, str] = {}
+    stamps = np.datetime_as_string(signals.time[indices].astype("datetime64[s]").astype("datetime64[m]"))
+    out = []
+    for row, stamp in zip(packed, stamps, strict=True):
+        key = row.tobytes()
+        digest = digests.get(key)
+        if digest is None:
+            true_names = [names[j] for j in np.flatnonzero(np.unpackbits(row)[: len(names)])]
+            digest = digests[key] = hashlib.sha1(",".join(sorted(true_names)).encode()).hexdigest()[:8]
+        out.append(f"{signals.symbol}_{side}_{stamp.replace('-', '').replace(':', '')}_{digest}")
+    return out
+
+
 def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionModel | None = None,
                  start: int | None = None, end: int | None = None,
                  allowed_symbols: set[str] | frozenset[str] | None = None) -> BacktestResult:
@@ -88,6 +114,18 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
     )
     long_sig, short_sig = signals.long.signal, signals.short.signal
     any_signal = np.flatnonzero(long_sig[lo:hi] | short_sig[lo:hi]) + lo
+    entries: dict[str, dict[int, EntrySignal]] = {}
+    for side, ss in (("long", signals.long), ("short", signals.short)):
+        idx = any_signal[ss.signal[any_signal]]
+        hashes = signal_hashes(signals, side, idx)
+        entries[side] = {
+            i: EntrySignal(side=side, score=sc, grade=g, stop_distance=sl, target_distance=tp, signal_hash=h,  # type: ignore[arg-type]
+                           spread_ok=ok)
+            for i, sc, g, sl, tp, h, ok in zip(
+                idx.tolist(), ss.score[idx].tolist(), ss.grade[idx].tolist(), ss.stop_loss[idx].tolist(),
+                ss.take_profit[idx].tolist(), hashes, spread_ok[idx].tolist(), strict=True)
+        }
+    long_at, short_at = entries["long"], entries["short"]
     o, h, lw, c, s = (np.asarray(x).tolist() for x in (candles.open, candles.high, candles.low, candles.close,
                                                          candles.spread))
     tl = times.tolist()
@@ -99,10 +137,7 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
                 break
             t = int(any_signal[k])
         bar = Bar(index=t, time=tl[t], open=o[t], high=h[t], low=lw[t], close=c[t], spread=s[t])
-        ok = bool(spread_ok[t])
-        ls = entry_signal(signals, t, "long", ok) if long_sig[t] else None
-        ss = entry_signal(signals, t, "short", ok) if short_sig[t] else None
-        machine.step(bar, ls, ss, last=(t == hi - 1))
+        machine.step(bar, long_at.get(t), short_at.get(t), last=(t == hi - 1))
         t += 1
     if machine.positions and hi > lo:  # the loop broke off flat-skipping with positions open: cannot happen
         raise AssertionError("positions left open")  # pragma: no cover
