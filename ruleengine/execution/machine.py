@@ -24,9 +24,17 @@ What happens within one ``step(bar t)``, in this order:
    follows at ``distance`` behind the close and only ever tightens.
 4. **Signals** at this bar's close, through discipline and pre-execution checks, each refusal recorded with
    its reason: both sides at once (``conflict``: skip, or the higher score), symbol whitelist, signal-hash
-   de-duplication, maximum concurrent positions, cool-off after any exit (an exit inside this bar counts as
-   at its close: conservative), cooldown since the last accepted signal, the spread check (evaluated on the
-   signal bar, so it is causal), and the slippage and latency budgets against the execution model.
+   de-duplication, a real stop and target (finite, positive distances), maximum concurrent positions, no
+   position opposite an open one (netting accounts), cool-off after any exit (an exit inside this bar counts
+   as at its close: conservative), cooldown since the last accepted signal, the spread check (evaluated on
+   the signal bar, so it is causal), a stop wider than the spread, and the slippage and latency budgets
+   against the execution model. An accepted entry fills only on the bar that opens when the signal bar
+   closes; after a gap (a break, a weekend, a silent minute) it is dropped as ``stale_entry``.
+
+Each closed bar must be stepped exactly once and in order: stepping a bar again (a refreshed candle) raises,
+because it would fill an entry at its own signal bar's open. With M1 bars a signal is 60 s after the
+previous one, so cooldowns of 60 s or less never block consecutive signals; the cool-off then blocks only a
+signal on the exit bar itself.
 5. On the **last bar** of the data, whatever is open exits at the close (``end_of_data``).
 """
 
@@ -72,7 +80,7 @@ class PositionStateMachine:
         self.exit_values = exit_values
         self.allowed = None if allowed_symbols is None else frozenset(allowed_symbols)
         self.positions: list[Position] = []
-        self.pending: list[tuple[EntrySignal, int]] = []
+        self.pending: list[tuple[EntrySignal, int]] = []  # (signal, close time of the signal bar)
         self.events: list[Event] = []
         self.trades: list[Trade] = []
         self.blocked: Counter[str] = Counter()
@@ -81,6 +89,7 @@ class PositionStateMachine:
         self.last_signal_time: int | None = None
         self.seen: dict[str, int] = {}
         self._next_id = 1
+        self.last_bar_time: int | None = None
         self._mae: dict[int, float] = {}
 
     # -- public --------------------------------------------------------------------------------------------
@@ -92,6 +101,11 @@ class PositionStateMachine:
     def step(self, bar: Bar, long: EntrySignal | None = None, short: EntrySignal | None = None,
              *, last: bool = False) -> list[Event]:
         """Process one closed bar; returns the events it produced (also appended to :attr:`events`)."""
+        if self.last_bar_time is not None and bar.time <= self.last_bar_time:
+            raise ValueError(f"bar at {bar.time} is not after the last bar stepped ({self.last_bar_time}): each "
+                             f"closed bar must be stepped exactly once, in order (a refresh of the same candle "
+                             f"would otherwise fill an entry at the signal bar's own open)")
+        self.last_bar_time = bar.time
         start = len(self.events)
         if self.pending:
             self._fill(bar)
@@ -109,7 +123,12 @@ class PositionStateMachine:
     # -- 1. fills ------------------------------------------------------------------------------------------
     def _fill(self, bar: Bar) -> None:
         slip = self.model.slippage
-        for signal, _ in self.pending:
+        for signal, signal_close in self.pending:
+            if bar.time != signal_close:
+                # the market was closed or silent since the signal: a market order sent then is not filled at a
+                # later reopening price the rule never saw
+                self._block(bar, signal, "stale_entry")
+                continue
             if signal.side == "long":
                 price = (bar.open + bar.spread) * (1 + slip)
                 sl, tp = price - signal.stop_distance, price + signal.target_distance
@@ -128,6 +147,7 @@ class PositionStateMachine:
     def _intrabar(self, bar: Bar) -> None:
         slip = self.model.slippage
         for p in list(self.positions):
+            best_before, worst_before = p.best_price, p.worst_price
             if p.side == "long":
                 lo, hi, op = bar.low, bar.high, bar.open
                 stop_hit, target_hit = lo <= p.sl, hi >= p.tp
@@ -144,7 +164,7 @@ class PositionStateMachine:
                 p.best_price = min(p.best_price, max(lo, p.tp) if target_hit else lo)
             if p.entry_index != bar.index and (gap_stop or gap_target):
                 if gap_stop:
-                    self._close(p, bar, stop_price, "stop_loss_gap")
+                    self._close(p, bar, stop_price, "trailing_stop_gap" if p.trailing_active else "stop_loss_gap")
                 else:
                     self._close(p, bar, p.tp, "take_profit_gap")
                 continue
@@ -155,9 +175,13 @@ class PositionStateMachine:
                     to_stop = abs(op - (lo if p.side == "long" else hi))
                     to_target = abs((hi if p.side == "long" else lo) - op)
                     stop_first = to_stop <= to_target
+                # the excursion on the side assumed to come second never happened to this position
                 if stop_first:
-                    self._close(p, bar, stop_price, "stop_loss", ambiguous=True)
+                    p.best_price = best_before
+                    self._close(p, bar, stop_price, "trailing_stop" if p.trailing_active else "stop_loss",
+                                ambiguous=True)
                 else:
+                    p.worst_price = worst_before
                     self._close(p, bar, p.tp, "take_profit", ambiguous=True)
             elif stop_hit:
                 self._close(p, bar, stop_price, "trailing_stop" if p.trailing_active else "stop_loss")
@@ -177,7 +201,7 @@ class PositionStateMachine:
             if adverse is None:
                 adverse = self.exits.adverse_candle and bar.index > p.entry_index and (
                     (bar.close < bar.open and bar.close < p.entry_price) if p.side == "long"
-                    else (bar.close > bar.open and bar.close > p.entry_price))
+                    else (bar.close > bar.open and bar.close + bar.spread > p.entry_price))
             elif bar.index == p.entry_index:
                 adverse = False  # never on the entry bar: the entry is the reaction to that bar's setup
             if adverse:
@@ -228,6 +252,8 @@ class PositionStateMachine:
                 return
         signal = candidates[0]
         t = bar.close_time
+        if not (0 < signal.stop_distance < math.inf and 0 < signal.target_distance < math.inf):
+            return self._block(bar, signal, "invalid_order")  # no position without a real stop and target
         d, c, m = self.discipline, self.checks, self.model
         if self.allowed is not None and self.symbol not in self.allowed:
             return self._block(bar, signal, "symbol_not_allowed")
@@ -238,12 +264,17 @@ class PositionStateMachine:
             self.seen = {h: s for h, s in self.seen.items() if s >= t - 3600}
         if len(self.positions) + len(self.pending) >= d.max_concurrent:
             return self._block(bar, signal, "max_concurrent")
+        if any(p.side != signal.side for p in self.positions) or any(q.side != signal.side for q, _ in self.pending):
+            # on a netting account (the MT5 default) an opposite order closes the position instead of hedging it
+            return self._block(bar, signal, "opposite_position")
         if self.last_exit_time is not None and t < self.last_exit_time + d.cool_off:
             return self._block(bar, signal, "cool_off")
         if self.last_signal_time is not None and t < self.last_signal_time + d.cooldown:
             return self._block(bar, signal, "cooldown")
         if not signal.spread_ok:
             return self._block(bar, signal, "spread")
+        if signal.stop_distance <= bar.spread:
+            return self._block(bar, signal, "stop_within_spread")  # it would be stopped out by the spread alone
         if m.slippage > c.max_slippage:
             return self._block(bar, signal, "slippage_budget")
         if m.latency > c.max_latency:
@@ -251,7 +282,7 @@ class PositionStateMachine:
         if last:
             return self._block(bar, signal, "end_of_data")
         self.last_signal_time = t
-        self.pending.append((signal, bar.index))
+        self.pending.append((signal, bar.close_time))
         return None
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
