@@ -297,3 +297,64 @@ def schema_command(args: argparse.Namespace) -> int:
 
     print(json.dumps(rule_schema(), indent=2))
     return 0
+
+
+@command(
+    "backtest",
+    "Backtest a rule file on M1 history: vectorised signals, the position state machine with the plan's "
+    "execution semantics, metrics against the plan's success criteria.",
+    arg("rules", type=Path, help="the rule file"),
+    arg("--data", type=Path, default=None, help="data file (default: the bundled sample of the rule's symbol)"),
+    arg("--from", dest="start", type=_utc_seconds, default=None, metavar="T",
+        help="trade bars at or after T (ISO-8601 UTC); earlier bars still warm the indicators up"),
+    arg("--to", dest="end", type=_utc_seconds, default=None, metavar="T", help="trade bars before T"),
+    arg("--slippage", type=float, default=0.0, help="adverse slippage per market fill, fraction of price"),
+    arg("--latency", type=float, default=0.05, help="assumed order latency in seconds (checked against the rule)"),
+    arg("--commission", type=float, default=0.0, help="commission per side, fraction of price"),
+    arg("--json", action="store_true", help="print one JSON object (no progress or tables)"),
+    arg("--trades", type=Path, default=None, metavar="OUT.csv", help="write the trades as CSV"),
+    arg("--report", type=Path, default=None, metavar="OUT.html", help="write a self-contained HTML report"),
+)
+def backtest_command(args: argparse.Namespace) -> int:
+    from ruleengine.backtest.driver import run_backtest
+    from ruleengine.backtest.export import write_trades_csv
+    from ruleengine.backtest.metrics import compute_metrics
+    from ruleengine.config import load_symbols
+    from ruleengine.execution import ExecutionModel
+
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        print("error: --to must be after --from", file=sys.stderr)
+        return 2
+    model = ExecutionModel(slippage=args.slippage, latency=args.latency, commission=args.commission)
+    status = None
+    if not args.json:
+        from rich.console import Console
+
+        status = Console(stderr=True).status("loading rules and data ...")
+        status.start()
+    try:
+        rules, candles = _load_rules_and_data(args.rules, args.data)
+        if status is not None:
+            status.update(f"backtesting {len(candles):,} bars ...")
+        allowed = set(load_symbols().symbols)
+        result = run_backtest(rules, candles, model=model, start=args.start, end=args.end, allowed_symbols=allowed)
+    finally:
+        if status is not None:
+            status.stop()
+    metrics = compute_metrics(result, candles_time=candles.time)
+    if args.trades is not None:
+        write_trades_csv(result.trades, args.trades)
+    if args.report is not None:
+        from ruleengine.backtest.report import write_report
+
+        write_report(result, metrics, candles, args.report)
+    if args.json:
+        print(json.dumps(metrics.as_dict(), indent=2, default=str))
+    else:
+        from ruleengine.backtest.summary import render_summary
+
+        print(render_summary(metrics.as_dict(), result))
+        for label, path in (("trades", args.trades), ("report", args.report)):
+            if path is not None:
+                print(f"{label}: {path}")
+    return 0
