@@ -27,6 +27,7 @@ from indicators._rolling import (
     window_min,
     window_sum,
 )
+from indicators._shared import shared
 from indicators.volume import volume_ratio as _volume_ratio
 
 __all__ = [
@@ -102,6 +103,7 @@ def cvd_slope(volume: np.ndarray, taker_buy_volume: np.ndarray, *, window: int =
     return window_mean(_delta(volume, taker_buy_volume), window)
 
 
+@shared  # the bullish and bearish divergence of one evaluation share it
 def _cvd_position_parts(
     time: np.ndarray, volume: np.ndarray, taker_buy_volume: np.ndarray, window: int, anchor: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -171,6 +173,13 @@ def bullish_cvd_divergence(
     return inside & at_low & holding
 
 
+@shared  # the bullish and bearish delta spike of one evaluation share it
+def _delta_sigma(volume: np.ndarray, taker_buy_volume: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bar delta and the population standard deviation of the ``window`` deltas before each bar."""
+    d = _delta(volume, taker_buy_volume)
+    return d, preceding_std(d, window)
+
+
 _SPIKE_BOUNDS = {"window": (2, 100_000), "k": (0.0, 100.0)}
 
 
@@ -189,8 +198,8 @@ def bullish_delta_spike(
 
     Formula: delta[t] > k * std(delta[t-window .. t-1]).
     """
-    d = _delta(volume, taker_buy_volume)
-    return d > k * preceding_std(d, window)
+    d, sigma = _delta_sigma(volume, taker_buy_volume, window)
+    return d > k * sigma
 
 
 @indicator(inputs=("volume", "taker_buy_volume"), output="boolean", lookback=lambda p: p["window"],
@@ -204,8 +213,8 @@ def bearish_delta_spike(
 
     Formula: delta[t] < -k * std(delta[t-window .. t-1]).
     """
-    d = _delta(volume, taker_buy_volume)
-    return d < -k * preceding_std(d, window)
+    d, sigma = _delta_sigma(volume, taker_buy_volume, window)
+    return d < -k * sigma
 
 
 @indicator(inputs=("high", "low", "volume"), output="boolean", lookback=lambda p: p["window"],

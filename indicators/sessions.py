@@ -28,6 +28,7 @@ import numpy as np
 
 from indicators import _rolling as r
 from indicators._registry import indicator
+from indicators._shared import shared
 
 __all__ = [
     "DEFAULT_WINDOWS",
@@ -120,6 +121,16 @@ def _parse_windows(windows: str) -> _Windows:
     return _Windows(tuple(names), tuple(starts), tuple(lengths), label, edges)
 
 
+@functools.lru_cache(maxsize=256)
+def _session_mask(windows: str, session: str) -> np.ndarray:
+    """Per second of the UTC day, whether it lies in ``session`` (read-only; built once per windows and session)."""
+    w = _parse_windows(windows)
+    mask = w.label == w.index(session)
+    mask.flags.writeable = False
+    return mask
+
+
+@shared  # every session indicator of an evaluation reads the same clock
 def _second_of_day(time: np.ndarray) -> np.ndarray:
     return np.asarray(time, dtype=np.int64) % 86_400
 
@@ -141,11 +152,13 @@ def first_bars_at(time: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return firsts[np.append(True, firsts[1:] != firsts[:-1])]
 
 
+@shared  # the VWAP family, intraday and previous-day levels share one day segmentation per evaluation
 def day_first_bars(time: np.ndarray, anchor: str) -> np.ndarray:
     """Index of the first bar of each trading day, days starting at ``anchor`` ("HH:MM" UTC)."""
     return first_bars_at(time, np.array([r.parse_hhmm(anchor) * 60 % 86_400]))
 
 
+@shared  # prior and running session levels share one segmentation per evaluation
 def _occurrences(time: np.ndarray, windows: str) -> tuple[np.ndarray, np.ndarray]:
     """The first bar of each session occurrence (and of each run of bars outside every window), and its
     session id (-1 outside)."""
@@ -261,8 +274,7 @@ def in_session(time: np.ndarray, *, session: str = "london", windows: str = DEFA
     (London/NY active, Asian quiet): ``not in_session("post_ny")``.
     Formula: start <= minute of day of t < end, with windows that wrap midnight taken modulo 1440 minutes.
     """
-    w = _parse_windows(windows)
-    return (w.label == w.index(session))[_second_of_day(time)]
+    return _session_mask(windows, session)[_second_of_day(time)]
 
 
 # -- edges of the current and prior sessions ----------------------------------------------------------------

@@ -34,6 +34,7 @@ import numpy as np
 
 from indicators import _rolling as r
 from indicators._registry import indicator
+from indicators._shared import shared
 
 __all__ = [
     "bearish_choch",
@@ -77,6 +78,12 @@ def _f64(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+@shared  # the bearish patterns of one evaluation read the same mirrored prices, so they can share results too
+def _negated(x: np.ndarray) -> np.ndarray:
+    """-x as float64: the price series reflected through 0 (exact)."""
+    return -_f64(x)
+
+
 def _shift(x: np.ndarray, k: int, fill: float | int) -> np.ndarray:
     """x[t-k], ``fill`` for t < k (k >= 0)."""
     out = np.empty_like(x)
@@ -101,6 +108,7 @@ def _window_max(x: np.ndarray, k: int) -> np.ndarray:
     return m
 
 
+@shared  # order blocks and equal highs/lows of one evaluation share it
 def _atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
     """Simple ATR: rolling_mean(TR, period), NaN for t < period - 1; lookback = period (TR reads close[t-1]).
 
@@ -132,7 +140,9 @@ def _per_event(values: np.ndarray, at: np.ndarray, n: int, back: int = 0,
     entry per event.
     """
     ext = np.concatenate([np.full(back + 1, fill, dtype=values.dtype), values])[: len(at) + 1]
-    return np.repeat(ext, np.diff(at, prepend=0, append=n))
+    runs = np.empty(len(at) + 2, dtype=np.result_type(at.dtype, np.int64))  # np.diff(at, prepend=0, append=n),
+    runs[0], runs[1:-1], runs[-1] = 0, at, n  # without its generic prepend/append path (~3x the cost here)
+    return np.repeat(ext, runs[1:] - runs[:-1])
 
 
 def _pivot_confirmed(x: np.ndarray, left: int, right: int) -> np.ndarray:
@@ -175,6 +185,7 @@ def _sweep_above(high: np.ndarray, close: np.ndarray, lookback: int) -> np.ndarr
     return (high > ref) & (close < ref)
 
 
+@shared  # equal_highs and equal_highs_level (and the lows) of one evaluation share it
 def _equal_tops(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int, min_touches: int,
                 tolerance_atr: float, atr_period: int) -> tuple[np.ndarray, np.ndarray]:
     """(flag, level) of the equal-highs cluster at the top of the last ``window`` bars (see ``equal_highs``)."""
@@ -238,10 +249,14 @@ def _zone_end(close: np.ndarray, F: np.ndarray, top_f: np.ndarray, height_f: np.
     return end
 
 
-def _order_block_up(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *, lookback: int,
-                    impulse_atr: float, zone_min_atr: float, zone_max_atr: float, zone_min_pct: float,
-                    zone_max_pct: float, atr_period: int, expire: int, output: _ObOutput) -> np.ndarray:
-    """One output of the bullish micro order blocks (see ``bullish_ob_top`` for the rules)."""
+@shared  # the four outputs of one side share the zones
+def _order_block_zones(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *, lookback: int,
+                       impulse_atr: float, zone_min_atr: float, zone_max_atr: float, zone_min_pct: float,
+                       zone_max_pct: float, atr_period: int, expire: int,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bullish micro order blocks (see ``bullish_ob_top`` for the rules): per bar whether a zone forms
+    there, the count of formations so far and the zone active before it (-1: none); per zone (plus a NaN
+    sentinel at index -1) its top and height."""
     if zone_min_atr > zone_max_atr or zone_min_pct > zone_max_pct:
         raise ValueError("zone_min_atr/zone_min_pct must not exceed zone_max_atr/zone_max_pct")
     open_, high, low, close = _f64(open_), _f64(high), _f64(low), _f64(close)
@@ -298,6 +313,14 @@ def _order_block_up(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close:
     # the zone reported at t: formed at t, else the prior one (retest: always the prior one); index -1 (none)
     # reads the NaN sentinel appended to the per-zone arrays
     top_z, height_z = np.append(top_f, np.nan), np.append(height_f, np.nan)
+    return formed, form_count, zone_prior, top_z, height_z
+
+
+def _order_block_up(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                    output: _ObOutput, **params: float | int) -> np.ndarray:
+    """One output of the bullish micro order blocks (see ``bullish_ob_top`` for the rules)."""
+    formed, form_count, zone_prior, top_z, height_z = _order_block_zones(open_, high, low, close, **params)
+    low, close = _f64(low), _f64(close)
     if output == "retest":  # active at t already means close[t] >= bottom
         return low <= top_z[zone_prior]
     zone = np.where(formed, form_count - 1, zone_prior)
@@ -315,7 +338,8 @@ def _order_block_down(open_: np.ndarray, high: np.ndarray, low: np.ndarray, clos
                       output: _ObOutput, **params: float | int) -> np.ndarray:
     """One output of the bearish order blocks: the bullish rules on negated prices (top and bottom swap)."""
     flipped = {"top": "bottom", "bottom": "top"}.get(output, output)
-    value = _order_block_up(-_f64(open_), -_f64(low), -_f64(high), -_f64(close), output=flipped, **params)
+    value = _order_block_up(_negated(open_), _negated(low), _negated(high), _negated(close), output=flipped,
+                            **params)
     return -value if value.dtype == np.float64 else value
 
 
@@ -465,7 +489,7 @@ def equal_lows(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: 
     low[i] - level <= tolerance_atr * ATR[t] (non-strict); a visit is a maximal run of consecutive touching bars;
     true when visits >= min_touches. False while ATR is undefined.
     """
-    return _equal_tops(-_f64(low), -_f64(high), -_f64(close), window=window, min_touches=min_touches,
+    return _equal_tops(_negated(low), _negated(high), _negated(close), window=window, min_touches=min_touches,
                        tolerance_atr=tolerance_atr, atr_period=atr_period)[0]
 
 
@@ -495,7 +519,7 @@ def equal_lows_level(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, wi
 
     DEFINITION: min(low[t-window+1 .. t]) when ``equal_lows`` (same parameters) is true, NaN otherwise.
     """
-    return -_equal_tops(-_f64(low), -_f64(high), -_f64(close), window=window, min_touches=min_touches,
+    return -_equal_tops(_negated(low), _negated(high), _negated(close), window=window, min_touches=min_touches,
                         tolerance_atr=tolerance_atr, atr_period=atr_period)[1]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from indicators._registry import indicator
+from indicators._shared import shared
 
 __all__ = [
     "atr",
@@ -33,6 +34,7 @@ _PERIOD = (1, 100_000)
 _WILDER_SETTLE = 20  # Wilder lookback in periods: the starting state's weight is below e^-19 (see atr)
 
 
+@shared  # true_range, atr and the ATR ratio of one evaluation share it
 def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
     """max(high, prev_close) - min(low, prev_close); high - low on the first bar.
 

@@ -26,6 +26,7 @@ import itertools
 import numpy as np
 
 from indicators._registry import indicator
+from indicators._shared import shared
 from indicators.sessions import day_first_bars
 
 __all__ = [
@@ -54,6 +55,7 @@ def _day_bounds(time: np.ndarray, anchor: str) -> tuple[np.ndarray, np.ndarray]:
     return firsts, np.diff(np.append(firsts, len(time)))
 
 
+@shared  # one VWAP per evaluation for the whole family (vwap, bands, distance, rejections, persistence)
 def _anchored_moments(
     time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, anchor: str,
     *, variance: bool,
@@ -106,6 +108,7 @@ def _band_half_width(level: np.ndarray, pct: float) -> np.ndarray:
     return level * (pct / 100.0)
 
 
+@shared  # in_vwap_band and vwap_band_seconds with one pct share it
 def _in_band(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
              pct: float, anchor: str) -> tuple[np.ndarray, np.ndarray]:
     """Whether each close lies in the band, and the first bar of each day."""

@@ -77,8 +77,17 @@ class Candles:
             raise TypeError("Candles can only be sliced (candles[a:b]); read a column for single values")
         if key.step not in (None, 1):
             raise ValueError("Candles slices must be contiguous (step 1)")
-        cols = {name: getattr(self, name)[key] for name in self.columns}
-        return replace(self, **cols)
+        return self._trusted({name: getattr(self, name)[key] for name in self.columns})
+
+    def _trusted(self, columns: dict[str, np.ndarray]) -> Candles:
+        """A copy with ``columns`` replaced, skipping ``__post_init__``: only for columns derived from checked
+        ones so that the checks could only pass again (slices: one-dimensional views of the right dtype,
+        contiguous, read-only, all cut alike; concatenations: fresh arrays, frozen here). This keeps a live
+        driver's per-bar ``candles[-window:]`` and ``concat`` free of validation and defensive copies."""
+        out = object.__new__(Candles)
+        out.__dict__.update(self.__dict__)
+        out.__dict__.update(columns)
+        return out
 
     def __repr__(self) -> str:
         if len(self) == 0:
@@ -106,7 +115,10 @@ class Candles:
         """Bars of ``self`` followed by bars of ``other`` (same columns). Used to append live bars."""
         if self.columns != other.columns:
             raise ValueError(f"cannot concatenate columns {self.columns} with {other.columns}")
-        return replace(self, **{c: np.concatenate([getattr(self, c), getattr(other, c)]) for c in self.columns})
+        columns = {c: np.concatenate([getattr(self, c), getattr(other, c)]) for c in self.columns}
+        for values in columns.values():  # fresh arrays of checked dtypes: freezing them needs no copy
+            values.flags.writeable = False
+        return self._trusted(columns)
 
     # -- pandas interop (pandas is imported only here, lazily) ------------------------------------------
     def to_pandas(self) -> pd.DataFrame:

@@ -13,7 +13,13 @@ Two evaluators run the same graph:
   over just the tail of bars its consumers need (an output needs 1 bar; an input of a node with lookback L
   needs L more), so cheap arithmetic runs on a handful of values while a day-anchored VWAP still sees its
   whole day. Because every indicator is causal and window-exact (see ``indicators._rolling``), the result
-  equals the backtest's value at that bar exactly.
+  equals the backtest's value at that bar exactly. Nodes needed at the newest bar only are computed on
+  Python scalars by exact twins of :func:`apply_op` (``_ONE_BAR``).
+
+Both follow a plan built once per output set (and, live, per window length up to the warm-up): the order,
+what to release when, the bars each node reads, the indicator functions with their parameters resolved.
+Both run inside ``indicators._shared.sharing()``, so indicators that start from the same sub-result (the
+session VWAP, the day segmentation, the true range) compute it once per evaluation.
 
 Semantics shared by both: arithmetic propagates NaN; a comparison involving NaN is false (including ``!=``);
 a boolean is false while undefined; ``x if c else y`` picks per bar.
@@ -21,7 +27,7 @@ a boolean is false while undefined; ``x if c else y`` picks per bar.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -29,6 +35,7 @@ from typing import Any
 import numpy as np
 
 import indicators
+from indicators._shared import sharing
 from ruleengine.data import Candles
 
 __all__ = ["Graph", "Node", "Type"]
@@ -153,12 +160,281 @@ def apply_op(node: Node, args: Sequence[Any], candles: Candles | None) -> Any:
     raise AssertionError(f"unknown op {op!r}")  # pragma: no cover
 
 
+# -- one bar on Python scalars ---------------------------------------------------------------------------
+#
+# Live, most arithmetic and logic nodes need the newest bar only, and ``apply_op`` on length-1 arrays costs
+# a few microseconds per node (error-state contexts, conversions), more than all the arithmetic. For such
+# nodes the live plan uses these twins of ``apply_op`` on Python floats and bools, which give the same values
+# bit for bit: Python floats are IEEE float64 with the same rounding as numpy (no FMA, no extended precision),
+# and each twin spells out the special cases of its numpy counterpart (division by zero, NaN in ``!=``, NaN
+# and the sign of zero in ``min``/``max``). The test suite compares the live and the vectorised evaluator.
+
+_NAN = float("nan")
+
+
+def _minimum(a: float, b: float) -> float:
+    """``np.minimum``: NaN if either is NaN; on a tie the second (which matters for -0.0 vs 0.0)."""
+    return a if a != a else (a if a < b else b)
+
+
+def _maximum(a: float, b: float) -> float:
+    """``np.maximum``: NaN if either is NaN; on a tie the second."""
+    return a if a != a else (a if a > b else b)
+
+
+def _fold(f: Callable[[float, float], float]) -> Callable[..., float]:
+    def folded(first: float, *rest: float) -> float:
+        out = first
+        for x in rest:
+            out = f(out, x)
+        return out
+    return folded
+
+
+_ONE_BAR: dict[str, Callable[..., Any]] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: _NAN if b == 0 else a / b,  # as apply_op: x / 0 is undefined (NaN), also 0 / 0
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b and a == a and b == b,  # false when either side is NaN
+    "and": lambda a, b: a and b,
+    "or": lambda a, b: a or b,
+    "not": lambda a: not a,
+    "neg": lambda a: -a,
+    "abs": abs,
+    "min": _fold(_minimum),
+    "max": _fold(_maximum),
+    "where": lambda c, a, b: a if c else b,
+}
+_SCALAR_TYPES = {Type.NUMBER: float, Type.DURATION: float, Type.BOOL: bool}
+_DTYPES = {Type.NUMBER: np.float64, Type.DURATION: np.float64, Type.BOOL: np.bool_}
+
+
+# -- evaluation plans ------------------------------------------------------------------------------------
+#
+# What an evaluation does besides computing values (the topological order, which node's array can be
+# released after which step, how many bars each node needs, indicators looked up and their parameters
+# resolved) depends only on the outputs and, live, on the window length up to the warm-up. Plans hold it,
+# built once per graph and reused: a live decision otherwise spends most of its time on this bookkeeping.
+
+_MAX_PLANS = 64  # cached plans per graph (output sets), and live plans per output set (window lengths)
+
+
+def _tail(value: Any, size: int | None) -> Any:
+    """The last ``size`` values of an array (all of them for ``None``); constants pass through."""
+    if size is None or not isinstance(value, np.ndarray) or len(value) == size:
+        return value
+    return value[len(value) - size:]
+
+
+def _views(candles: Candles, columns: tuple[tuple[str, int | None], ...]) -> list[np.ndarray]:
+    """Each (column, bars) of a plan as one array: the column's last ``bars`` bars (all for ``None``).
+
+    Indicators that read the same bars get the same array objects, which lets them share sub-results
+    (see ``indicators._shared``).
+    """
+    total = len(candles)
+    whole: dict[str, np.ndarray] = {}
+    out = []
+    for name, size in columns:
+        column = whole.get(name)
+        if column is None:
+            column = whole[name] = candles.column(name)
+        out.append(column if size is None or size >= total else column[total - size:])
+    return out
+
+
+class _Step:
+    """One non-constant node of a plan, evaluated by ``apply_op`` over its last ``size_in`` bars (all bars for
+    ``None``); the plan then trims its array to the last ``keep`` values. ``wrap`` gives, per input, the dtype
+    of a length-1 array to rebuild from a one-bar Python scalar (see ``_OneBarStep``), else ``None``."""
+
+    __slots__ = ("args", "id", "keep", "node", "size_in", "wrap")
+
+    def __init__(self, node: Node, size_in: int | None, keep: int | None, wrap: tuple[Any, ...] = ()) -> None:
+        self.node, self.id, self.args = node, node.id, node.args
+        self.size_in, self.keep, self.wrap = size_in, keep, wrap
+
+    def _input(self, values: Mapping[int, Any], i: int) -> Any:
+        v = values[self.args[i]]
+        if self.wrap and self.wrap[i] is not None and not isinstance(v, np.ndarray):
+            return np.array([v], dtype=self.wrap[i])
+        return _tail(v, self.size_in)
+
+    def run(self, values: Mapping[int, Any], views: Sequence[np.ndarray]) -> Any:
+        return apply_op(self.node, [self._input(values, i) for i in range(len(self.args))], None)
+
+
+class _ColumnStep(_Step):
+    """``apply_op``'s ``"col"``: the column over the step's bars."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, node: Node, size_in: int | None, keep: int | None, view: int) -> None:
+        super().__init__(node, size_in, keep)
+        self.view = view
+
+    def run(self, values: Mapping[int, Any], views: Sequence[np.ndarray]) -> Any:
+        return views[self.view]
+
+
+class _IndicatorStep(_Step):
+    """``apply_op``'s ``"ind"`` (``Indicator.compute``) with the registry lookup and the parameter checks done
+    once: the parameters in the node were resolved by the compiler, so resolving them again gives the same
+    values every time. ``sources`` holds, per positional input of the function, ``(True, i)`` for the
+    node's i-th series input or ``(False, v)`` for the plan's column view v."""
+
+    __slots__ = ("func", "params", "sources")
+
+    def __init__(self, node: Node, size_in: int | None, keep: int | None, sources: tuple[tuple[bool, int], ...],
+                 wrap: tuple[Any, ...] = ()) -> None:
+        super().__init__(node, size_in, keep, wrap)
+        name, params = node.attrs
+        ind = indicators.get(name)
+        self.func = ind.func
+        self.params = ind.resolve(dict(params))
+        self.sources = sources
+
+    def run(self, values: Mapping[int, Any], views: Sequence[np.ndarray]) -> Any:
+        args = [self._input(values, i) if series else views[i] for series, i in self.sources]
+        return self.func(*args, **self.params)
+
+
+class _OneBarStep(_Step):
+    """A node needed at the newest bar only, computed on Python scalars (see ``_ONE_BAR``)."""
+
+    __slots__ = ("convert", "func")
+
+    def __init__(self, node: Node, convert: tuple[Callable[[Any], Any], ...]) -> None:
+        super().__init__(node, 1, 1)
+        self.func = _ONE_BAR[node.op]
+        self.convert = tuple(zip(node.args, convert, strict=True))
+
+    def run(self, values: Mapping[int, Any], views: Sequence[np.ndarray]) -> Any:
+        args = []
+        for a, convert in self.convert:
+            v = values[a]
+            args.append(convert(v[-1]) if isinstance(v, np.ndarray) else convert(v))
+        return self.func(*args)
+
+
+class _PlanBuilder:
+    """Collects the steps of a plan and numbers the (column, bars) views they read."""
+
+    def __init__(self) -> None:
+        self.steps: list[_Step] = []
+        self.columns: dict[tuple[str, int | None], int] = {}
+
+    def view(self, name: str, size: int | None) -> int:
+        return self.columns.setdefault((name, size), len(self.columns))
+
+    def add(self, node: Node, size_in: int | None, keep: int | None, wrap: tuple[Any, ...] = ()) -> None:
+        if node.op == "col":
+            self.steps.append(_ColumnStep(node, size_in, keep, self.view(node.attrs[0], size_in)))
+        elif node.op == "ind":
+            series = iter(range(len(node.args)))
+            sources = tuple((True, next(series)) if i in indicators.SERIES_INPUTS else (False, self.view(i, size_in))
+                            for i in indicators.get(node.attrs[0]).inputs)
+            self.steps.append(_IndicatorStep(node, size_in, keep, sources, wrap))
+        else:
+            self.steps.append(_Step(node, size_in, keep, wrap))
+
+
+@dataclass(frozen=True, eq=False)
+class _BatchPlan:
+    """:meth:`Graph.evaluate`: steps in topological order and, per step, the inputs it used last."""
+
+    consts: tuple[tuple[int, Any], ...]
+    steps: tuple[_Step, ...]
+    release: tuple[tuple[int, ...], ...]
+    columns: tuple[tuple[str, int | None], ...]
+
+    @classmethod
+    def build(cls, graph: Graph, outputs: tuple[int, ...]) -> _BatchPlan:
+        order = graph.reachable(outputs)
+        last_use: dict[int, int] = {}
+        for n in order:
+            for a in graph[n].args:
+                last_use[a] = n
+        released: dict[int, list[int]] = {}
+        for a, n in last_use.items():
+            released.setdefault(n, []).append(a)
+        builder = _PlanBuilder()
+        live = [n for n in order if not graph[n].is_const]
+        for n in live:
+            builder.add(graph[n], None, None)
+        return cls(consts=tuple((n, graph[n].value) for n in order if graph[n].is_const),
+                   steps=tuple(builder.steps), release=tuple(tuple(released.get(n, ())) for n in live),
+                   columns=tuple(builder.columns))
+
+
+@dataclass(frozen=True, eq=False)
+class _Reach:
+    """:meth:`Graph.evaluate_last` for one output set: the bars each node needs, and plans by window length."""
+
+    order: tuple[int, ...]
+    need: Mapping[int, int]
+    longest: int  # the most bars any node reads; longer windows share one plan
+    plans: dict[int, _LastPlan] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, graph: Graph, outputs: tuple[int, ...]) -> _Reach:
+        order = graph.reachable(outputs)
+        need: dict[int, int] = dict.fromkeys(order, 0)
+        for n in outputs:
+            need[n] = 1
+        for n in reversed(order):
+            node = graph[n]
+            for a in node.args:
+                need[a] = max(need[a], need[n] + node.lookback)
+        longest = max((need[n] + graph[n].lookback for n in order), default=1)
+        return cls(order=tuple(order), need=need, longest=longest)
+
+
+@dataclass(frozen=True, eq=False)
+class _LastPlan:
+    """:meth:`Graph.evaluate_last` for one output set and window length. ``scalars`` maps the nodes computed
+    on Python scalars to the numpy scalar type ``apply_op`` would have given them."""
+
+    consts: tuple[tuple[int, Any], ...]
+    steps: tuple[_Step, ...]
+    scalars: Mapping[int, type]
+    columns: tuple[tuple[str, int | None], ...]
+
+    @classmethod
+    def build(cls, graph: Graph, reach: _Reach, total: int) -> _LastPlan:
+        builder = _PlanBuilder()
+        scalars: dict[int, type] = {}
+        for n in reach.order:
+            node = graph[n]
+            if node.is_const:
+                continue
+            size_in = min(reach.need[n] + node.lookback, total)
+            arg_types = [graph[a].type for a in node.args]
+            if (size_in == 1 and node.op in _ONE_BAR and node.type in _SCALAR_TYPES
+                    and all(t in _SCALAR_TYPES for t in arg_types)):
+                builder.steps.append(_OneBarStep(node, tuple(_SCALAR_TYPES[t] for t in arg_types)))
+                scalars[n] = _DTYPES[node.type]
+            else:
+                wrap = tuple(_DTYPES[graph[a].type] if a in scalars else None for a in node.args)
+                builder.add(node, size_in, reach.need[n], wrap if any(w is not None for w in wrap) else ())
+        consts = tuple((n, graph[n].value) for n in reach.order if graph[n].is_const)
+        return cls(consts=consts, steps=tuple(builder.steps), scalars=scalars, columns=tuple(builder.columns))
+
+
 @dataclass
 class Graph:
     """A growing set of hash-consed nodes. The compiler adds nodes through :meth:`add`."""
 
     nodes: list[Node] = field(default_factory=list)
     _index: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    _batch_plans: dict[tuple[int, ...], _BatchPlan] = field(default_factory=dict, repr=False, compare=False)
+    _last_plans: dict[tuple[int, ...], _Reach] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -225,21 +501,21 @@ class Graph:
     # -- evaluation -------------------------------------------------------------------------------------
     def evaluate(self, candles: Candles, outputs: Iterable[int]) -> dict[int, Any]:
         """Values of ``outputs`` over all bars: arrays (constants stay scalars; see :meth:`as_array`)."""
-        outputs = list(dict.fromkeys(outputs))
-        order = self.reachable(outputs)
-        remaining: dict[int, int] = {}
-        for n in order:
-            for a in self.nodes[n].args:
-                remaining[a] = remaining.get(a, 0) + 1
+        outputs = tuple(dict.fromkeys(outputs))
+        plan = self._batch_plans.get(outputs)
+        if plan is None:
+            if len(self._batch_plans) >= _MAX_PLANS:  # many ad hoc output sets: keep the cache bounded
+                self._batch_plans.clear()
+            plan = self._batch_plans[outputs] = _BatchPlan.build(self, outputs)
         keep = set(outputs)
-        values: dict[int, Any] = {}
-        for n in order:
-            node = self.nodes[n]
-            values[n] = node.value if node.is_const else apply_op(node, [values[a] for a in node.args], candles)
-            for a in node.args:
-                remaining[a] -= 1
-                if remaining[a] == 0 and a not in keep:
-                    del values[a]
+        values: dict[int, Any] = dict(plan.consts)
+        views = _views(candles, plan.columns)
+        with sharing():
+            for step, release in zip(plan.steps, plan.release, strict=True):
+                values[step.id] = step.run(values, views)
+                for a in release:
+                    if a not in keep:
+                        del values[a]
         return {n: values[n] for n in outputs}
 
     def evaluate_last(self, candles: Candles, outputs: Iterable[int]) -> dict[int, Any]:
@@ -247,44 +523,38 @@ class Graph:
 
         Each node is evaluated over the last ``need[n]`` bars only, where an output needs 1 and an input of
         node m needs ``need[m] + lookback(m)``. Equal to ``evaluate(...)[n][-1]`` bit for bit for
-        window-exact graphs.
+        window-exact graphs. The schedule (order, ``need``, slice sizes, bound indicator calls) depends only
+        on the outputs and on the window length up to the warm-up, so it is built once and reused.
         """
-        outputs = list(dict.fromkeys(outputs))
-        order = self.reachable(outputs)
-        need: dict[int, int] = dict.fromkeys(order, 0)
-        for n in outputs:
-            need[n] = 1
-        for n in reversed(order):
-            node = self.nodes[n]
-            for a in node.args:
-                need[a] = max(need[a], need[n] + node.lookback)
+        outputs = tuple(dict.fromkeys(outputs))
         total = len(candles)
-        tails: dict[int, Candles] = {}
-        values: dict[int, Any] = {}
-        for n in order:
-            node = self.nodes[n]
-            if node.is_const:
-                values[n] = node.value
-                continue
-            # inputs over the bars this node needs plus its own reach into the past; output trimmed back
-            size_in = min(need[n] + node.lookback, total)
-            args = []
-            for a in node.args:
-                v = values[a]
-                args.append(v[len(v) - size_in:] if isinstance(v, np.ndarray) else v)
-            sub = None
-            if node.op in ("col", "ind"):
-                sub = tails.get(size_in)
-                if sub is None:
-                    sub = tails[size_in] = candles[total - size_in:]
-            value = apply_op(node, args, sub)
-            if isinstance(value, np.ndarray) and len(value) > need[n]:
-                value = value[len(value) - need[n]:]
-            values[n] = value
+        reach = self._last_plans.get(outputs)
+        if reach is None:
+            if len(self._last_plans) >= _MAX_PLANS:
+                self._last_plans.clear()
+            reach = self._last_plans[outputs] = _Reach.build(self, outputs)
+        size = min(total, reach.longest)
+        plan = reach.plans.get(size)
+        if plan is None:
+            if len(reach.plans) >= _MAX_PLANS:  # a backtest-style sweep over growing windows: keep it bounded
+                reach.plans.clear()
+            plan = reach.plans[size] = _LastPlan.build(self, reach, size)
+        values: dict[int, Any] = dict(plan.consts)
+        views = _views(candles, plan.columns)
+        with sharing():
+            for step in plan.steps:
+                value = step.run(values, views)
+                if step.keep < step.size_in and isinstance(value, np.ndarray) and len(value) > step.keep:
+                    value = value[len(value) - step.keep:]
+                values[step.id] = value
         out = {}
         for n in outputs:
             v = values[n]
-            out[n] = v[-1] if isinstance(v, np.ndarray) else v
+            if isinstance(v, np.ndarray):
+                v = v[-1]
+            elif n in plan.scalars:
+                v = plan.scalars[n](v)  # the numpy scalar the array path gives
+            out[n] = v
         return out
 
     @staticmethod

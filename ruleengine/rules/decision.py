@@ -1,7 +1,7 @@
 """From graph values to decisions: layers, score, grade, SL/TP and the signal hash, per bar and side.
 
-The combining logic (:func:`_combine`) works on arrays; the backtest calls it with arrays over all bars and
-the live path with arrays of length one, so both decide with the same code.
+The combining logic (:func:`_combine`) works on arrays over all bars (the backtest); the live path decides one
+bar with its scalar twin (:func:`_decide_one`), written step for step to give the same floats.
 
 A side signals at bar t when: t is past the warm-up; every filter holds; at least ``min_primary`` primary
 and ``min_secondary`` secondary triggers and one location edge hold; the score (each component clamped to
@@ -22,7 +22,7 @@ import numpy as np
 from ruleengine.data import Candles
 from ruleengine.dsl.graph import Graph
 from ruleengine.errors import DataError
-from ruleengine.rules.model import SIDES, CompiledRules, Side, SideRules
+from ruleengine.rules.model import LAYERS, SIDES, CompiledRules, Side, SideRules
 
 __all__ = ["GRADES", "Decision", "SideSignals", "Signals", "decide_last", "evaluate_signals", "signal_hash"]
 
@@ -121,25 +121,53 @@ def _num(graph: Graph, values: Mapping[int, Any], node: int, n: int) -> np.ndarr
     return np.asarray(Graph.as_array(values[node], n, graph[node].type), dtype=np.float64)
 
 
+def _total(arrays: list[np.ndarray]) -> np.ndarray:
+    """a0 + a1 + ... added left to right, the order :func:`_decide_one` uses for one bar (``np.sum`` over a
+    stack switches to pairwise summation for a single bar with 8 or more terms, which rounds differently)."""
+    out = arrays[0].copy()
+    for a in arrays[1:]:
+        out += a
+    return out
+
+
+def _component(v: np.ndarray, cap: float) -> np.ndarray:
+    """``np.clip(np.nan_to_num(v, nan=0.0), 0.0, cap)``: undefined counts 0, the rest clamped to [0, cap].
+
+    For a finite cap, clipping first and then zeroing the NaN gives the same floats (+-inf clip to cap or 0
+    either way, and a tie with a bound keeps x in both) in two passes instead of six.
+    """
+    if not np.isfinite(cap):
+        return np.clip(np.nan_to_num(v, nan=0.0), 0.0, cap)
+    out = np.clip(v, 0.0, cap)
+    out[np.isnan(out)] = 0.0
+    return out
+
+
 def _combine(rules: CompiledRules, sr: SideRules, values: Mapping[int, Any], n: int,
              warmed: np.ndarray) -> SideSignals:
     g = rules.graph
     conditions: dict[str, dict[str, np.ndarray]] = {}
-    for layer in ("filters", "location", "primary", "secondary"):
+    for layer in LAYERS:
         conditions[layer] = {c.name: _bool(g, values, c.node, n) for c in getattr(sr, layer)}
 
     def count(layer: str) -> np.ndarray:
-        return np.sum(list(conditions[layer].values()), axis=0) if conditions[layer] else np.zeros(n)
+        conds = conditions[layer].values()
+        counts = np.zeros(n, dtype=np.uint8 if len(conds) < 256 else np.int64)
+        for v in conds:
+            counts += v
+        return counts
 
-    filters = np.all(list(conditions["filters"].values()), axis=0)
+    filters = np.ones(n, dtype=bool)
+    for v in conditions["filters"].values():
+        filters &= v
     location = count("location") >= 1
     primary = count("primary") >= rules.min_primary
     secondary = count("secondary") >= rules.min_secondary
     components = {}
     for comp in sr.score:
         v = _num(g, values, comp.node, n)
-        components[comp.name] = np.clip(np.nan_to_num(v, nan=0.0), 0.0, comp.max)
-    score = np.sum(list(components.values()), axis=0) if components else np.zeros(n)
+        components[comp.name] = _component(v, comp.max)
+    score = _total(list(components.values())) if components else np.zeros(n)
     grade = np.where(score >= rules.a_plus_at, 2, np.where(score >= rules.trade_at, 1, 0)).astype(np.int8)
     lo, hi = rules.entry.sl_range
     sl_raw = _num(g, values, sr.stop_loss, n)
@@ -153,6 +181,57 @@ def _combine(rules: CompiledRules, sr: SideRules, values: Mapping[int, Any], n: 
     return SideSignals(side=sr.side, filters=filters, location=location, primary=primary, secondary=secondary,
                        score=score, grade=grade, signal=signal, stop_loss=sl, take_profit=tp,
                        conditions=conditions, components=components)
+
+
+# -- one bar (the live path) ---------------------------------------------------------------------------------
+#
+# ``_decide_one`` is ``_combine`` followed by ``_decision`` for a single bar, on Python scalars: a live
+# decision would otherwise spend most of its time building and reducing length-1 arrays. Each step is
+# written to give the same float as its array twin: IEEE float64 arithmetic is the same in Python and numpy,
+# sums run left to right in both (``_total``), and ``_clip`` / ``_finite_or_zero`` follow numpy's ``clip`` and
+# ``nan_to_num`` to the sign of zero. Tests compare ``decide_last`` with ``evaluate_signals`` bar by bar.
+
+_BIG = float(np.finfo(np.float64).max)
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    """``np.clip`` for one float: NaN stays NaN; on a tie with a bound, x itself is kept (its sign of zero)."""
+    if x != x:
+        return x
+    x = x if x >= lo else lo
+    return x if x <= hi else hi
+
+
+def _finite_or_zero(x: float) -> float:
+    """``np.nan_to_num(x, nan=0.0)`` for one float: NaN -> 0, +-inf -> +-largest float."""
+    if x != x:
+        return 0.0
+    if x in (np.inf, -np.inf):
+        return _BIG if x > 0 else -_BIG
+    return x
+
+
+def _decide_one(rules: CompiledRules, sr: SideRules, values: Mapping[int, Any], t: int,
+                warmed_up: bool) -> Decision:
+    conditions = {layer: {c.name: bool(values[c.node]) for c in getattr(sr, layer)} for layer in LAYERS}
+    held = {layer: sum(conds.values()) for layer, conds in conditions.items()}
+    layers = {"filters": held["filters"] == len(conditions["filters"]), "location": held["location"] >= 1,
+              "primary": held["primary"] >= rules.min_primary,
+              "secondary": held["secondary"] >= rules.min_secondary}
+    components = {c.name: _clip(_finite_or_zero(float(values[c.node])), 0.0, c.max) for c in sr.score}
+    score = 0.0
+    for i, v in enumerate(components.values()):
+        score = v if i == 0 else score + v
+    grade = 2 if score >= rules.a_plus_at else 1 if score >= rules.trade_at else 0
+    sl_raw, tp_raw = float(values[sr.stop_loss]), float(values[sr.take_profit])
+    signal = warmed_up and all(layers.values()) and grade >= 1 and sl_raw > 0 and tp_raw > 0
+    true_names = [f"{layer}.{name}" for layer, conds in conditions.items() for name, ok in conds.items() if ok]
+    return Decision(
+        symbol=rules.symbol, time=t, side=sr.side, warmed_up=warmed_up, conditions=conditions, layers=layers,
+        components=components, score=score, grade=GRADES[grade], signal=signal,
+        stop_loss=_clip(sl_raw, *rules.entry.sl_range), take_profit=_clip(tp_raw, *rules.entry.tp_range),
+        signal_hash=signal_hash(rules.symbol, sr.side, t, true_names),
+    )
 
 
 def _check_columns(rules: CompiledRules, candles: Candles) -> None:
@@ -181,13 +260,10 @@ def decide_last(rules: CompiledRules, candles: Candles) -> tuple[Decision, Decis
     """
     _check_columns(rules, candles)
     values = rules.graph.evaluate_last(candles, rules.entry_outputs())
-    warmed = np.array([len(candles) > rules.warmup])
+    warmed_up = len(candles) > rules.warmup
     t = int(candles.time[-1])
-    out = []
-    for s in SIDES:
-        ss = _combine(rules, rules.sides[s], {k: np.atleast_1d(v) for k, v in values.items()}, 1, warmed)
-        out.append(_decision(rules.symbol, t, ss, 0, bool(warmed[0])))
-    return out[0], out[1]
+    long_d, short_d = (_decide_one(rules, rules.sides[s], values, t, warmed_up) for s in SIDES)
+    return long_d, short_d
 
 
 def _decision(symbol: str, t: int, ss: SideSignals, i: int, warmed_up: bool) -> Decision:
