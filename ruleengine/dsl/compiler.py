@@ -424,7 +424,7 @@ class Compiler:
             if self.type_of(node) is not want:
                 raise self._type_error(f"{name}(): input {input_name!r} must be a {want}, "
                                        f"got a {self.type_of(node)}", a_expr, frame)
-            series.append(node)
+            series.append(self._per_bar(node))
         given: dict[str, tuple[Any, ast.Expr | ast.Keyword]] = {}
         extra = e.args[n_series:]
         if len(extra) > len(ind.params):
@@ -459,6 +459,22 @@ class Compiler:
         params = tuple(sorted(resolved.items()))
         out_type = {"boolean": Type.BOOL, "duration": Type.DURATION}.get(ind.output, Type.NUMBER)
         return self.graph.add("ind", tuple(series), (name, params), out_type, lookback=lookback)
+
+    def _per_bar(self, node: int) -> int:
+        """A constant series input as one value per bar, built from ops whose results are exact: a number c
+        becomes ``c + 0 * close`` (prices are finite and positive, so ``0 * close`` is +0.0 and the sum is c),
+        a boolean b becomes ``b or close != close`` (``!=`` is false on every bar). An indicator always
+        receives arrays over its bars, whichever evaluator runs it."""
+        g = self.graph
+        n = g[node]
+        if not n.is_const:
+            return node
+        close = g.add("col", (), ("close",), Type.NUMBER)
+        if n.type is Type.BOOL:
+            never = g.add("ne", (close, close), (), Type.BOOL)
+            return g.add("or", (node, never), (), Type.BOOL)
+        zero = g.add("mul", (g.const(0.0, Type.NUMBER), close), (), Type.NUMBER)
+        return g.add("add", (node, zero), (), Type.NUMBER)
 
     def _param_value(self, func: str, p: indicators.Param, v_expr: ast.Expr, frame: _Frame) -> Any:
         node = self.graph[self._expr(v_expr, frame)]

@@ -465,6 +465,8 @@ class Graph:
         """A constant node (numbers are stored as float so 1 and 1.0 share a node)."""
         if type_ in (Type.NUMBER, Type.DURATION):
             value = float(value)
+            if value != value:  # NaN != NaN: one shared NaN object makes every undefined constant one node
+                value = _NAN
         elif type_ is Type.BOOL:
             value = bool(value)
         key = ("const", (), (value,), type_)

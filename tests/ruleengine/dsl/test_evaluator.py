@@ -375,10 +375,6 @@ def _compile(compiler: Compiler, e: ast.Expr) -> int:
     return compiler.compile(e, Source(text=text))
 
 
-def _has_nan_constant(graph: Graph, node: int) -> bool:
-    return any(graph[n].is_const and _is_nan(graph[n].value) for n in graph.reachable([node]))
-
-
 # -- the properties -----------------------------------------------------------------------------------------
 EVALUATOR_SETTINGS = settings(max_examples=120, deadline=None,
                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -411,9 +407,7 @@ def test_graph_equals_the_reference_interpreter(kind: str, data: st.DataObject) 
         live = graph.evaluate_last(c[: t + 1], [node])[node]
         np.testing.assert_array_equal(np.asarray(live), full[t], err_msg=f"live != vectorised at bar {t}")
 
-    # NaN constants are not shared yet (test_undefined_constants_are_shared); drop this guard once they are
-    if not _has_nan_constant(graph, node):
-        assert _compile(compiler, parse_text(to_text(expr))) == node, to_text(expr)
+    assert _compile(compiler, parse_text(to_text(expr))) == node, to_text(expr)
 
 
 @settings(max_examples=150, deadline=None)
@@ -455,9 +449,7 @@ def _warmup(e: ast.Expr) -> int:
     return max((_warmup(c) for c in _children(e)), default=0)
 
 
-# -- engine bugs, pinned until fixed ------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="the graph hands the indicator a constant series as a scalar: TypeError "
-                                      "'len() of unsized object', or a one-bar array, instead of one value per bar")
+# -- once engine bugs: an indicator over a constant series, NaN constants ----------------------------------
 @pytest.mark.parametrize(("text", "func", "series", "params"), [
     ("mean(5, window=3)", "mean", 5.0, {"window": 3}),
     ("highest(1 + 2, window=2)", "highest", 3.0, {"window": 2}),
@@ -474,7 +466,6 @@ def test_indicator_over_a_constant_series(xau_sample: Candles, text: str, func: 
     np.testing.assert_array_equal(graph.evaluate_last(c, [node])[node], expected[-1])
 
 
-@pytest.mark.xfail(strict=True, reason="Graph.const keys NaN by value and NaN != NaN: each NaN constant is new")
 @pytest.mark.parametrize("text", ["1 / 0", "close + 1 / 0", "(0 / 0) < close"])
 def test_undefined_constants_are_shared(text: str) -> None:
     graph = Graph()
