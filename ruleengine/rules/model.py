@@ -207,7 +207,17 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[str, PathKey, bo
         pattern_errors = [e for e in error.context if e.validator == "pattern"]
         if pattern_errors:
             return _schema_message(pattern_errors[0])
-    if v == "oneOf" and error.schema.get("oneOf", [{}])[0].get("$ref") == "#/$defs/expression":
+        if isinstance(error.instance, dict):  # a mapping was meant: report what is wrong inside it
+            node: jsonschema.ValidationError | None = error
+            while node is not None:
+                inner = [e for e in node.context or ()
+                         if e.validator in ("additionalProperties", "minProperties", "required")]
+                if inner:
+                    return _schema_message(inner[0])
+                node = node.parent
+    one_of = error.schema.get("oneOf", [{}]) if v == "oneOf" else [{}]
+    if v == "oneOf" and (one_of[0].get("$ref") == "#/$defs/expression"
+                         or str(error.schema.get("description", "")).startswith("An expression")):
         return (f"{where}: expected an expression or a mapping with 'long' and/or 'short' expressions, "
                 f"got {type(error.instance).__name__}"), path, False
     if v == "const":
@@ -301,7 +311,7 @@ class _Builder:
             if name in params:
                 raise RuleSchemaError(f"define {name!r} has the name of a param", self.doc.position(path, key=True))
             self._check_name("define", name, path)
-            if isinstance(value, str):
+            if isinstance(value, str | int | float):  # an expression (a bare number or boolean is one too)
                 out[name] = Define(name=name, expr=self.parse_at(path), source=self.source(path))
             else:
                 sides = {s: (self.parse_at((*path, s)), self.source((*path, s))) for s in SIDES if s in value}
@@ -314,7 +324,7 @@ class _Builder:
         """Compile a neutral-or-sided entry: side -> (node, canonical text, line, column)."""
         value = _get(self.doc.data, path)
         out: dict[Side, tuple[int, str, int, int]] = {}
-        if isinstance(value, str):
+        if isinstance(value, str | int | float):  # an expression (a bare number or boolean is one too)
             expr = self.parse_at(path)
             pos = self.doc.position(path)
             for side in SIDES:
