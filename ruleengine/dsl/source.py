@@ -22,11 +22,17 @@ class Source:
     line: int = 1
     column: int = 1
     file_lines: tuple[str, ...] | None = None
+    #: For a one-line quoted YAML scalar with escapes: the offset in the raw text of each character of
+    #: :attr:`text` (``''`` or ``\"`` is one character of the value but two in the file).
+    column_map: tuple[int, ...] | None = None
 
     def position(self, line: int, column: int) -> SourcePosition:
         """File position of 1-based (line, column) inside :attr:`text`, with that file line for a caret."""
         file_line = self.line + line - 1
-        file_column = self.column + column - 1 if line == 1 else column
+        offset = column - 1
+        if line == 1 and self.column_map is not None and self.column_map:
+            offset = self.column_map[min(offset, len(self.column_map) - 1)] + max(0, offset - len(self.column_map) + 1)
+        file_column = self.column + offset if line == 1 else column
         if self.file_lines is not None:
             lines, index = self.file_lines, file_line
         else:

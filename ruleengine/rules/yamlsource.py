@@ -75,16 +75,35 @@ class RuleDocument:
         line, column = loc.line, loc.column
         if loc.style in (None, "") and loc.raw is not None:
             text = loc.raw  # plain scalar: the raw slice parses the same (whitespace is free)
-        elif loc.style in ("'", '"') and loc.raw is not None and "\n" not in loc.raw and "\\" not in loc.raw:
-            text, column = loc.raw[1:-1], column + 1
-            if loc.style == "'":
-                text = text.replace("''", "'")
+        elif loc.style in ("'", '"') and loc.raw is not None and "\n" not in loc.raw:
+            column_map = _quoted_offsets(loc.raw[1:-1], loc.style)
+            if len(column_map) == len(text):  # the value's characters aligned with the file's
+                return Source(text=text, path=self.path, line=line, column=column + 1, file_lines=self.lines,
+                              column_map=column_map)
         elif loc.style in ("|", ">") and loc.raw is not None:
             # the block's content starts on the line after the indicator; keep its raw lines
             raw_lines = loc.raw.splitlines()
             text = "\n".join(raw_lines[1:])
             line, column = line + 1, 1
         return Source(text=text, path=self.path, line=line, column=column, file_lines=self.lines)
+
+
+_ESCAPE_LENGTH = {"x": 4, "u": 6, "U": 10}
+
+
+def _quoted_offsets(inner: str, style: str) -> tuple[int, ...]:
+    """Offset in ``inner`` (the raw text between the quotes) of each character of the scalar's value."""
+    out = []
+    i = 0
+    while i < len(inner):
+        out.append(i)
+        if style == "'" and inner.startswith("''", i):
+            i += 2
+        elif style == '"' and inner[i] == "\\" and i + 1 < len(inner):
+            i += _ESCAPE_LENGTH.get(inner[i + 1], 2)
+        else:
+            i += 1
+    return tuple(out)
 
 
 def _get(data: Any, path: PathKey) -> Any:
