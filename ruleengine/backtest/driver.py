@@ -24,7 +24,7 @@ from ruleengine.execution.types import Bar
 from ruleengine.rules.decision import Signals, evaluate_signals
 from ruleengine.rules.model import CompiledRules
 
-__all__ = ["BacktestResult", "entry_signal", "run_backtest", "spread_ok_array"]
+__all__ = ["BacktestResult", "run_backtest", "signal_hashes", "spread_ok_array"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,14 +58,6 @@ def spread_ok_array(rules: CompiledRules, candles: Candles) -> np.ndarray:
     return indicators.get("spread_ok").compute(
         candles, max_ratio=rules.checks.max_spread_ratio, max_ratio_low_volume=rules.checks.max_spread_ratio_low_volume,
     )
-
-
-def entry_signal(signals: Signals, index: int, side: str, spread_ok: bool) -> EntrySignal:
-    """The state machine's view of a side's signal at bar ``index``."""
-    ss = signals.side(side)  # type: ignore[arg-type]
-    return EntrySignal(side=side, score=float(ss.score[index]), grade=int(ss.grade[index]),  # type: ignore[arg-type]
-                       stop_distance=float(ss.stop_loss[index]), target_distance=float(ss.take_profit[index]),
-                       signal_hash=signals.decision(index, side).signal_hash, spread_ok=spread_ok)  # type: ignore[arg-type]
 
 
 def signal_hashes(signals: Signals, side: str, indices: np.ndarray) -> list[str]:
