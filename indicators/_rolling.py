@@ -33,6 +33,7 @@ __all__ = [
     "rolling_std",
     "rolling_sum",
     "run_length",
+    "safe_divide",
     "segment_slices",
     "segment_starts",
     "segmented_accumulate",
@@ -73,6 +74,14 @@ def rolling_max(x: np.ndarray, n: int) -> np.ndarray:
 def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
     """min(x[t-n+1 .. t]); NaN for t < n-1 and for windows holding a NaN."""
     return window_min(np.asarray(x, dtype=np.float64), n)
+
+
+def safe_divide(x: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """x / by, NaN where ``by`` is 0 or NaN: a ratio to a baseline that does not exist is undefined, not inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.asarray(x, dtype=np.float64) / by
+    out[by == 0] = np.nan
+    return out
 
 
 def lag(x: np.ndarray, k: int) -> np.ndarray:

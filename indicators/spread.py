@@ -15,21 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from indicators._registry import indicator
-from indicators._rolling import preceding_mean, preceding_std
+from indicators._rolling import preceding_mean, preceding_std, safe_divide
 from indicators.volume import low_volume
 
 __all__ = ["spread_mean", "spread_ok", "spread_ratio", "spread_std", "spread_zscore"]
 
 _WINDOW = {"window": (1, 100_000)}
 _STD_WINDOW = {"window": (2, 100_000)}
-
-
-def _divide(x: np.ndarray, by: np.ndarray) -> np.ndarray:
-    """x / by, NaN where ``by`` is 0 or NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.asarray(x, dtype=np.float64) / by
-    out[by == 0] = np.nan
-    return out
 
 
 @indicator(inputs=("spread",), output="number", lookback=lambda p: p["window"], bounds=_WINDOW,
@@ -69,7 +61,7 @@ def spread_ratio(spread: np.ndarray, *, window: int = 100) -> np.ndarray:
 
     Formula: spread[t] / spread_mean(window)[t].
     """
-    return _divide(spread, preceding_mean(spread, window))
+    return safe_divide(spread, preceding_mean(spread, window))
 
 
 @indicator(inputs=("spread",), output="number", lookback=lambda p: p["window"], bounds=_STD_WINDOW,
@@ -83,7 +75,7 @@ def spread_zscore(spread: np.ndarray, *, window: int = 100) -> np.ndarray:
 
     Formula: (spread[t] - spread_mean(window)[t]) / spread_std(window)[t].
     """
-    return _divide(np.asarray(spread, dtype=np.float64) - preceding_mean(spread, window),
+    return safe_divide(np.asarray(spread, dtype=np.float64) - preceding_mean(spread, window),
                    preceding_std(spread, window))
 
 

@@ -12,19 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from indicators._registry import indicator
-from indicators._rolling import preceding_mean
+from indicators._rolling import preceding_mean, safe_divide
 
 __all__ = ["low_volume", "volume_ratio", "volume_spike"]
 
 _WINDOW = {"window": (1, 100_000)}
-
-
-def _ratio_to(x: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """x / baseline, NaN where the baseline is 0 or NaN (no normal to compare with)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.asarray(x, dtype=np.float64) / baseline
-    ratio[baseline == 0] = np.nan
-    return ratio
 
 
 @indicator(inputs=("volume",), output="number", lookback=lambda p: p["window"], bounds=_WINDOW,
@@ -38,7 +30,7 @@ def volume_ratio(volume: np.ndarray, *, window: int = 20) -> np.ndarray:
 
     Formula: volume[t] / mean(volume[t-window .. t-1]).
     """
-    return _ratio_to(volume, preceding_mean(volume, window))
+    return safe_divide(volume, preceding_mean(volume, window))
 
 
 @indicator(inputs=("volume",), output="boolean", lookback=lambda p: p["window"],
