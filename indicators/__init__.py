@@ -16,6 +16,18 @@ from indicators import (  # noqa: F401  (imported for their registrations)
     volume,
     vwap,
 )
-from indicators._registry import CANDLE_INPUTS, SERIES_INPUTS, Indicator, Param, get, indicator, names, registry
+from indicators._registry import (
+    CANDLE_INPUTS,
+    SERIES_INPUTS,
+    Indicator,
+    Param,
+    get,
+    indicator,
+    last_value,
+    names,
+    registry,
+)
 
-__all__ = ["CANDLE_INPUTS", "SERIES_INPUTS", "Indicator", "Param", "get", "indicator", "names", "registry"]
+__all__ = [
+    "CANDLE_INPUTS", "SERIES_INPUTS", "Indicator", "Param", "get", "indicator", "last_value", "names", "registry",
+]

@@ -14,10 +14,19 @@ beside the function, what the DSL compiler needs to type-check and schedule a ca
   warm-up of a rule: evaluating on any window that holds bars ``t - lookback .. t`` gives the same value at t
   as evaluating on the full history, bit for bit, when ``window_exact`` is true. Recursive filters (Wilder
   smoothing) set ``window_exact=False``: their value converges but never depends on a finite window only.
+
+An indicator may also have a **newest-bar twin** (``@last_value(name)``): the same signature, called with
+the last ``min(lookback + 1, bars available)`` bars of each input, returning the value at the newest bar as a
+Python ``float`` or ``bool``. The live evaluator uses it instead of the array function: a decision reads one
+value per indicator, and on a window of a few dozen to a few thousand bars the array function's cost is
+mostly per-call overhead of numpy, not arithmetic. The twin must give the array function's value *bit for
+bit* (same summation order; a test checks every twin against its array function on random and real bars),
+so it is only used where the indicator is window-exact.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import types
 import typing
@@ -34,6 +43,7 @@ __all__ = [
     "Param",
     "get",
     "indicator",
+    "last_value",
     "names",
     "registry",
 ]
@@ -119,6 +129,7 @@ class Indicator:
     requires: tuple[str, ...] = field(default=())
     mirror: str | None = None
     mirror_kind: MirrorKind = "same"
+    last: Callable[..., float | bool] | None = None  # the newest-bar twin, see the module docstring
 
     @property
     def series_inputs(self) -> tuple[str, ...]:
@@ -247,6 +258,30 @@ def indicator(
             window_exact=window_exact, category=category or func.__module__.rsplit(".", 1)[-1],
             summary=doc.splitlines()[0], requires=requires, mirror=mirror, mirror_kind=mirror_kind,
         )
+        return func
+
+    return decorate
+
+
+def last_value(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``func`` as the newest-bar twin of the indicator ``name`` (see the module docstring).
+
+    ``func`` takes the indicator's positional inputs and keyword-only parameters (same names and defaults)
+    and returns ``func(*inputs)[-1]`` of the array function as a Python scalar, reading only the last
+    ``lookback + 1`` bars. Returns ``func`` unchanged.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        ind = get(name)
+        if ind.last is not None:
+            raise ValueError(f"indicator {name!r} has two newest-bar twins")
+        ours = inspect.signature(ind.func).parameters
+        theirs = inspect.signature(func).parameters
+        if [(p.name, p.kind, p.default) for p in ours.values()] != [(p.name, p.kind, p.default)
+                                                                    for p in theirs.values()]:
+            raise TypeError(f"{func.__name__}: the newest-bar twin of {name!r} must have its signature "
+                            f"{inspect.signature(ind.func)}")
+        _REGISTRY[name] = dataclasses.replace(ind, last=func)
         return func
 
     return decorate

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from indicators._registry import indicator
+from indicators._registry import indicator, last_value
 from indicators._shared import shared
 
 __all__ = [
@@ -156,6 +156,15 @@ def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarr
     FORMULA: max(high - low, |high - close[t-1]|, |low - close[t-1]|); high - low on the first bar.
     """
     return _true_range(high, low, close)
+
+
+@last_value("true_range")
+def _true_range_last(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float:
+    """``true_range`` at the newest bar: the same single subtraction on Python floats."""
+    if len(high) == 1:
+        return float(high[-1]) - float(low[-1])
+    pc = float(close[-2])
+    return max(float(high[-1]), pc) - min(float(low[-1]), pc)
 
 
 @indicator("atr", inputs=_HLC, output="number", lookback=_atr_lookback,

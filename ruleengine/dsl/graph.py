@@ -305,6 +305,18 @@ class _IndicatorStep(_Step):
         return self.func(*args, **self.params)
 
 
+class _LastIndicatorStep(_IndicatorStep):
+    """An indicator needed at the newest bar only, by its newest-bar twin (``Indicator.last``): a Python
+    scalar, equal bit for bit to the array function's last value (see ``indicators._registry``)."""
+
+    __slots__ = ()
+
+    def __init__(self, node: Node, size_in: int | None, sources: tuple[tuple[bool, int], ...],
+                 wrap: tuple[Any, ...] = ()) -> None:
+        super().__init__(node, size_in, 1, sources, wrap)
+        self.func = indicators.get(node.attrs[0]).last  # type: ignore[assignment]
+
+
 class _OneBarStep(_Step):
     """A node needed at the newest bar only, computed on Python scalars (see ``_ONE_BAR``)."""
 
@@ -333,14 +345,18 @@ class _PlanBuilder:
     def view(self, name: str, size: int | None) -> int:
         return self.columns.setdefault((name, size), len(self.columns))
 
-    def add(self, node: Node, size_in: int | None, keep: int | None, wrap: tuple[Any, ...] = ()) -> None:
+    def add(self, node: Node, size_in: int | None, keep: int | None, wrap: tuple[Any, ...] = (),
+            *, last: bool = False) -> None:
         if node.op == "col":
             self.steps.append(_ColumnStep(node, size_in, keep, self.view(node.attrs[0], size_in)))
         elif node.op == "ind":
             series = iter(range(len(node.args)))
             sources = tuple((True, next(series)) if i in indicators.SERIES_INPUTS else (False, self.view(i, size_in))
                             for i in indicators.get(node.attrs[0]).inputs)
-            self.steps.append(_IndicatorStep(node, size_in, keep, sources, wrap))
+            if last:
+                self.steps.append(_LastIndicatorStep(node, size_in, sources, wrap))
+            else:
+                self.steps.append(_IndicatorStep(node, size_in, keep, sources, wrap))
         else:
             self.steps.append(_Step(node, size_in, keep, wrap))
 
@@ -396,6 +412,12 @@ class _Reach:
         return cls(order=tuple(order), need=need, longest=longest)
 
 
+def _has_twin(node: Node) -> bool:
+    """Whether an indicator node can be computed by its newest-bar twin (window-exact, twin registered)."""
+    ind = indicators.get(node.attrs[0])
+    return ind.last is not None and ind.is_window_exact(dict(node.attrs[1]))
+
+
 @dataclass(frozen=True, eq=False)
 class _LastPlan:
     """:meth:`Graph.evaluate_last` for one output set and window length. ``scalars`` maps the nodes computed
@@ -422,7 +444,10 @@ class _LastPlan:
                 scalars[n] = _DTYPES[node.type]
             else:
                 wrap = tuple(_DTYPES[graph[a].type] if a in scalars else None for a in node.args)
-                builder.add(node, size_in, reach.need[n], wrap if any(w is not None for w in wrap) else ())
+                last = reach.need[n] == 1 and node.op == "ind" and _has_twin(node)
+                builder.add(node, size_in, reach.need[n], wrap if any(w is not None for w in wrap) else (), last=last)
+                if last:
+                    scalars[n] = _DTYPES[node.type]
         consts = tuple((n, graph[n].value) for n in reach.order if graph[n].is_const)
         return cls(consts=consts, steps=tuple(builder.steps), scalars=scalars, columns=tuple(builder.columns))
 
