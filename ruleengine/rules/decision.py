@@ -13,6 +13,7 @@ defined and positive (they are then clamped to ``sl_range`` / ``tp_range``). Gra
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +109,7 @@ def signal_hash(symbol: str, side: str, candle_time: int, true_conditions: list[
     so the same symbol, side, candle and conditions always give the same hash, and a re-evaluation of the
     same candle (a refresh) can be recognised.
     """
-    stamp = np.datetime64(int(candle_time), "s").astype(object).strftime("%Y%m%dT%H%M")
+    stamp = time.strftime("%Y%m%dT%H%M", time.gmtime(int(candle_time)))
     digest = hashlib.sha1(",".join(sorted(true_conditions)).encode()).hexdigest()[:8]
     return f"{symbol}_{side}_{stamp}_{digest}"
 
@@ -241,15 +242,57 @@ def _check_columns(rules: CompiledRules, candles: Candles) -> None:
                         f"(order-flow rules need exchange data with taker-buy volume)", path=candles.source or None)
 
 
-def evaluate_signals(rules: CompiledRules, candles: Candles) -> Signals:
-    """Vectorised decisions for both sides over all bars (the backtest path)."""
+#: Bars per chunk of a long evaluation (see :func:`evaluate_signals`): 2^17 bars make each float column 1 MiB,
+#: so an indicator's temporaries stay in the CPU caches. Measured on 1M real XAUUSD bars (rules/xauusd.yaml):
+#: 0.61 s in one piece, 0.41 s in chunks of 2^17, 0.45 s of 2^16, 0.57 s of 2^15 (each chunk also pays the
+#: graph's fixed per-evaluation cost, a few ms, and re-reads its warm-up bars).
+CHUNK_BARS = 1 << 17
+
+
+def evaluate_signals(rules: CompiledRules, candles: Candles, *, chunk: int | None = CHUNK_BARS) -> Signals:
+    """Vectorised decisions for both sides over all bars (the backtest path).
+
+    A long run is evaluated in chunks of ``chunk`` bars, each on its own bars plus the ``warmup`` bars
+    before it, when the rules are window-exact: the value at t then depends on bars t - warmup .. t only,
+    so each chunk gives exactly the floats of one evaluation over all bars (the live evaluator relies on
+    the same property, and tests compare both ways). Rules that are not window-exact (Wilder smoothing)
+    are evaluated in one piece. ``chunk=None`` forces one piece.
+    """
     _check_columns(rules, candles)
-    n = len(candles)
-    values = rules.graph.evaluate(candles, rules.entry_outputs())
-    warmed = np.arange(n) >= rules.warmup
-    sides = {s: _combine(rules, rules.sides[s], values, n, warmed) for s in SIDES}
-    return Signals(symbol=rules.symbol, time=np.asarray(candles.time), warmup=rules.warmup,
-                   long=sides["long"], short=sides["short"])
+    n, warmup = len(candles), rules.warmup
+    times = np.asarray(candles.time)
+    if chunk is None or n <= chunk + warmup or not rules.window_exact:
+        sides = _evaluate_piece(rules, candles, 0, n)
+        return Signals(symbol=rules.symbol, time=times, warmup=warmup, long=sides["long"], short=sides["short"])
+    parts = [_evaluate_piece(rules, candles, a, min(a + chunk, n)) for a in range(0, n, chunk)]
+    return Signals(symbol=rules.symbol, time=times, warmup=warmup,
+                   long=_concat([p["long"] for p in parts]), short=_concat([p["short"] for p in parts]))
+
+
+def _evaluate_piece(rules: CompiledRules, candles: Candles, a: int, b: int) -> dict[str, SideSignals]:
+    """Both sides for bars a..b-1, evaluated on bars max(0, a - warmup)..b-1."""
+    s = max(0, a - rules.warmup)
+    piece = candles if (s, b) == (0, len(candles)) else candles[s:b]
+    values = rules.graph.evaluate(piece, rules.entry_outputs())
+    if s < a:
+        values = {k: v[a - s:] if isinstance(v, np.ndarray) else v for k, v in values.items()}
+    warmed = np.arange(a, b) >= rules.warmup
+    return {side: _combine(rules, rules.sides[side], values, b - a, warmed) for side in SIDES}
+
+
+def _concat(parts: list[SideSignals]) -> SideSignals:
+    first = parts[0]
+    cat = np.concatenate
+    return SideSignals(
+        side=first.side, **{f: cat([getattr(p, f) for p in parts]) for f in _SIDE_ARRAYS},
+        conditions={layer: {name: cat([p.conditions[layer][name] for p in parts]) for name in conds}
+                    for layer, conds in first.conditions.items()},
+        components={name: cat([p.components[name] for p in parts]) for name in first.components},
+    )
+
+
+_SIDE_ARRAYS = ("filters", "location", "primary", "secondary", "score", "grade", "signal", "stop_loss",
+                "take_profit")
 
 
 def decide_last(rules: CompiledRules, candles: Candles) -> tuple[Decision, Decision]:

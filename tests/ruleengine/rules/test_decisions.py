@@ -348,6 +348,22 @@ def test_shipped_rules_are_causal(xau_rules: CompiledRules, xau_sample: Candles,
         _assert_prefix(evaluate_signals(xau_rules, xau_sample[:k]), xau_signals, k)
 
 
+@pytest.mark.parametrize("chunk", [1_000, 4_096, 7_777])
+def test_chunked_evaluation_equals_one_piece(xau_rules: CompiledRules, xau_sample: Candles, xau_signals: Signals,
+                                             chunk: int) -> None:
+    """A long backtest is evaluated in chunks (each with its warm-up bars before it): every array of every
+    side equals the one-piece evaluation, bit for bit, including chunks shorter than the warm-up."""
+    assert xau_rules.window_exact
+    chunked = evaluate_signals(xau_rules, xau_sample, chunk=chunk)
+    _assert_prefix(chunked, xau_signals, len(xau_sample))
+
+
+def test_chunked_evaluation_equals_one_piece_with_order_flow(btc_sample: Candles) -> None:
+    rules = load_rules(REPO / "rules" / "btcusd.yaml")
+    _assert_prefix(evaluate_signals(rules, btc_sample, chunk=5_000), evaluate_signals(rules, btc_sample, chunk=None),
+                   len(btc_sample))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_small_rules_are_causal_and_live_equals_vectorised(small_rules: CompiledRules, data: st.DataObject) -> None:
