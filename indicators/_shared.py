@@ -54,6 +54,9 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+_ARRAY = object()  # marks an array's identity in a memo key
+
+
 def shared(func: F) -> F:
     """Memoise ``func`` inside :func:`sharing` blocks (see the module docstring for the key)."""
 
@@ -67,7 +70,8 @@ def shared(func: F) -> F:
             if isinstance(a, np.ndarray):
                 if a.flags.writeable:
                     return func(*args, **kwargs)
-                key.append((id(a), a.dtype.str, a.shape))
+                key.append((_ARRAY, id(a)))  # the identity fixes dtype and shape too; the marker keeps
+                # an array apart from any other argument
             else:
                 key.append(a)
         for item in sorted(kwargs.items()):

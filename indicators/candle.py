@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from indicators._registry import indicator
+from indicators._registry import indicator, last_value
+from indicators._rolling import ieee_quotient
 
 __all__ = [
     "bar_range",
@@ -40,6 +41,25 @@ def _f64(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(a, dtype=np.float64) for a in arrays)
 
 
+# Newest-bar twins (``@last_value``): the same elementwise operations on the newest bar's Python floats.
+# Python's max/min may drop a NaN that np.maximum/np.minimum propagate, hence these two.
+
+
+def _maximum(a: float, b: float) -> float:
+    """np.maximum on two floats: NaN if either is NaN."""
+    return a if a >= b or a != a else b
+
+
+def _minimum(a: float, b: float) -> float:
+    """np.minimum on two floats: NaN if either is NaN."""
+    return a if a <= b or a != a else b
+
+
+def _newest(*arrays: np.ndarray) -> list[float]:
+    """The newest value of each array as a Python float (candle columns are float64: ``item`` gives a float)."""
+    return [a.item(-1) for a in arrays]
+
+
 # -- anatomy ----------------------------------------------------------------------------------------------
 
 
@@ -54,6 +74,13 @@ def body(open_: np.ndarray, close: np.ndarray) -> np.ndarray:
     return np.abs(size, out=size)
 
 
+@last_value("body")
+def _body_last(open_: np.ndarray, close: np.ndarray) -> float:
+    """``body`` at the newest bar."""
+    o, c = _newest(open_, close)
+    return abs(c - o)
+
+
 @indicator("upper_wick", inputs=("open", "high", "close"), output="number", lookback=0, mirror="lower_wick")
 def upper_wick(open_: np.ndarray, high: np.ndarray, close: np.ndarray) -> np.ndarray:
     """Upper wick (upper shadow): high - max(open, close).
@@ -63,6 +90,13 @@ def upper_wick(open_: np.ndarray, high: np.ndarray, close: np.ndarray) -> np.nda
     open_, high, close = _f64(open_, high, close)
     top = np.maximum(open_, close)
     return np.subtract(high, top, out=top)
+
+
+@last_value("upper_wick")
+def _upper_wick_last(open_: np.ndarray, high: np.ndarray, close: np.ndarray) -> float:
+    """``upper_wick`` at the newest bar."""
+    o, h, c = _newest(open_, high, close)
+    return h - _maximum(o, c)
 
 
 @indicator("lower_wick", inputs=("open", "low", "close"), output="number", lookback=0, mirror="upper_wick")
@@ -76,6 +110,13 @@ def lower_wick(open_: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndar
     return np.subtract(bottom, low, out=bottom)
 
 
+@last_value("lower_wick")
+def _lower_wick_last(open_: np.ndarray, low: np.ndarray, close: np.ndarray) -> float:
+    """``lower_wick`` at the newest bar."""
+    o, lo, c = _newest(open_, low, close)
+    return _minimum(o, c) - lo
+
+
 @indicator("range", inputs=("high", "low"), output="number", lookback=0, mirror="range")
 def bar_range(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     """Range of the bar: high - low.
@@ -87,6 +128,13 @@ def bar_range(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     return high - low
 
 
+@last_value("range")
+def _range_last(high: np.ndarray, low: np.ndarray) -> float:
+    """``range`` at the newest bar."""
+    h, lo = _newest(high, low)
+    return h - lo
+
+
 def _wick_ratio(wick: np.ndarray, body_: np.ndarray, range_: np.ndarray, floor: float) -> np.ndarray:
     """wick / max(body, floor * range), 0 where range is 0; reuses the (fresh) wick and body arrays."""
     denominator = np.maximum(body_, floor * range_, out=body_)
@@ -94,6 +142,13 @@ def _wick_ratio(wick: np.ndarray, body_: np.ndarray, range_: np.ndarray, floor: 
         ratio = np.divide(wick, denominator, out=wick)
     ratio[range_ == 0.0] = 0.0  # a flat bar has no wick: 0 / 0 read as "no wick", not NaN
     return ratio
+
+
+def _wick_ratio_last(wick: float, body_: float, range_: float, floor: float) -> float:
+    """``_wick_ratio`` on one bar's Python floats."""
+    if range_ == 0.0:
+        return 0.0
+    return ieee_quotient(wick, _maximum(body_, floor * range_))
 
 
 @indicator("upper_wick_ratio", inputs=_OHLC, output="number", lookback=0, bounds=_FLOOR,
@@ -114,6 +169,14 @@ def upper_wick_ratio(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close
     return _wick_ratio(high - np.maximum(open_, close), np.abs(close - open_), high - low, floor)
 
 
+@last_value("upper_wick_ratio")
+def _upper_wick_ratio_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                           floor: float = 0.1) -> float:
+    """``upper_wick_ratio`` at the newest bar."""
+    o, h, lo, c = _newest(open_, high, low, close)
+    return _wick_ratio_last(h - _maximum(o, c), abs(c - o), h - lo, floor)
+
+
 @indicator("lower_wick_ratio", inputs=_OHLC, output="number", lookback=0, bounds=_FLOOR,
            mirror="upper_wick_ratio")
 def lower_wick_ratio(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
@@ -126,6 +189,14 @@ def lower_wick_ratio(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close
     """
     open_, high, low, close = _f64(open_, high, low, close)
     return _wick_ratio(np.minimum(open_, close) - low, np.abs(close - open_), high - low, floor)
+
+
+@last_value("lower_wick_ratio")
+def _lower_wick_ratio_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                           floor: float = 0.1) -> float:
+    """``lower_wick_ratio`` at the newest bar."""
+    o, h, lo, c = _newest(open_, high, low, close)
+    return _wick_ratio_last(_minimum(o, c) - lo, abs(c - o), h - lo, floor)
 
 
 @indicator("close_location", inputs=("high", "low", "close"), output="number", lookback=0,
@@ -149,6 +220,16 @@ def close_location(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.n
     return clv
 
 
+@last_value("close_location")
+def _close_location_last(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float:
+    """``close_location`` at the newest bar."""
+    h, lo, c = _newest(high, low, close)
+    range_ = h - lo
+    if range_ == 0.0:
+        return 0.0
+    return ieee_quotient((c - lo) - (h - c), range_)
+
+
 # -- colour -----------------------------------------------------------------------------------------------
 
 
@@ -159,11 +240,25 @@ def bullish(open_: np.ndarray, close: np.ndarray) -> np.ndarray:
     return close > open_
 
 
+@last_value("bullish")
+def _bullish_last(open_: np.ndarray, close: np.ndarray) -> bool:
+    """``bullish`` at the newest bar."""
+    o, c = _newest(open_, close)
+    return c > o
+
+
 @indicator("bearish", inputs=("open", "close"), output="boolean", lookback=0, mirror="bullish")
 def bearish(open_: np.ndarray, close: np.ndarray) -> np.ndarray:
     """Bearish (down, red) bar: close < open. A doji (close == open) is neither bullish nor bearish."""
     open_, close = _f64(open_, close)
     return close < open_
+
+
+@last_value("bearish")
+def _bearish_last(open_: np.ndarray, close: np.ndarray) -> bool:
+    """``bearish`` at the newest bar."""
+    o, c = _newest(open_, close)
+    return c < o
 
 
 # -- engulfing --------------------------------------------------------------------------------------------
@@ -187,6 +282,13 @@ def _engulfing(open_: np.ndarray, close: np.ndarray, up: bool) -> np.ndarray:
     return out
 
 
+def _engulfing_last(po: float, pc: float, o: float, c: float, up: bool) -> bool:
+    """``_engulfing`` for one bar (o, c) after its previous one (po, pc), on Python floats."""
+    if not up:  # a > b turned round is b > a: the bearish pattern is the bullish one with operands swapped
+        return o > c and pc > po and o >= pc and po >= c and (o > pc or po > c)
+    return c > o and po > pc and pc >= o and c >= po and (pc > o or c > po)
+
+
 @indicator("bullish_engulfing", inputs=("open", "close"), output="boolean", lookback=1,
            mirror="bearish_engulfing")
 def bullish_engulfing(open_: np.ndarray, close: np.ndarray) -> np.ndarray:
@@ -205,6 +307,14 @@ def bullish_engulfing(open_: np.ndarray, close: np.ndarray) -> np.ndarray:
     return _engulfing(open_, close, up=True)
 
 
+@last_value("bullish_engulfing")
+def _bullish_engulfing_last(open_: np.ndarray, close: np.ndarray) -> bool:
+    """``bullish_engulfing`` at the newest bar (False when it is the data's first)."""
+    if len(open_) < 2:
+        return False
+    return _engulfing_last(open_.item(-2), close.item(-2), open_.item(-1), close.item(-1), up=True)
+
+
 @indicator("bearish_engulfing", inputs=("open", "close"), output="boolean", lookback=1,
            mirror="bullish_engulfing")
 def bearish_engulfing(open_: np.ndarray, close: np.ndarray) -> np.ndarray:
@@ -220,6 +330,14 @@ def bearish_engulfing(open_: np.ndarray, close: np.ndarray) -> np.ndarray:
     return _engulfing(open_, close, up=False)
 
 
+@last_value("bearish_engulfing")
+def _bearish_engulfing_last(open_: np.ndarray, close: np.ndarray) -> bool:
+    """``bearish_engulfing`` at the newest bar (False when it is the data's first)."""
+    if len(open_) < 2:
+        return False
+    return _engulfing_last(open_.item(-2), close.item(-2), open_.item(-1), close.item(-1), up=False)
+
+
 def _strong(engulfing: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
             body_ratio: float, min_body_frac: float) -> np.ndarray:
     """Clear the engulfing bars that fail the size tests (checked on those few bars only; t >= 1 there)."""
@@ -229,6 +347,18 @@ def _strong(engulfing: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.
     strong = (body_ >= body_ratio * prev_body) & (body_ >= min_body_frac * (high[t] - low[t]))
     engulfing[t[~strong]] = False
     return engulfing
+
+
+def _strong_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, up: bool,
+                 body_ratio: float, min_body_frac: float) -> bool:
+    """``_strong(_engulfing(...))`` at the newest bar, on Python floats."""
+    if len(open_) < 2:
+        return False
+    po, o, pc, c = open_.item(-2), open_.item(-1), close.item(-2), close.item(-1)
+    if not _engulfing_last(po, pc, o, c, up):
+        return False
+    body_ = abs(c - o)
+    return body_ >= body_ratio * abs(pc - po) and body_ >= min_body_frac * (high.item(-1) - low.item(-1))
 
 
 @indicator("strong_bullish_engulfing", inputs=_OHLC, output="boolean", lookback=1, bounds=_STRONG,
@@ -251,6 +381,13 @@ def strong_bullish_engulfing(open_: np.ndarray, high: np.ndarray, low: np.ndarra
     return _strong(_engulfing(open_, close, up=True), open_, high, low, close, body_ratio, min_body_frac)
 
 
+@last_value("strong_bullish_engulfing")
+def _strong_bullish_engulfing_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                                   body_ratio: float = 1.5, min_body_frac: float = 0.6) -> bool:
+    """``strong_bullish_engulfing`` at the newest bar."""
+    return _strong_last(open_, high, low, close, True, body_ratio, min_body_frac)
+
+
 @indicator("strong_bearish_engulfing", inputs=_OHLC, output="boolean", lookback=1, bounds=_STRONG,
            mirror="strong_bullish_engulfing")
 def strong_bearish_engulfing(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
@@ -264,3 +401,10 @@ def strong_bearish_engulfing(open_: np.ndarray, high: np.ndarray, low: np.ndarra
     """
     open_, high, low, close = _f64(open_, high, low, close)
     return _strong(_engulfing(open_, close, up=False), open_, high, low, close, body_ratio, min_body_frac)
+
+
+@last_value("strong_bearish_engulfing")
+def _strong_bearish_engulfing_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                                   body_ratio: float = 1.5, min_body_frac: float = 0.6) -> bool:
+    """``strong_bearish_engulfing`` at the newest bar."""
+    return _strong_last(open_, high, low, close, False, body_ratio, min_body_frac)

@@ -12,9 +12,14 @@ CVD slope negate, bullish and bearish signals swap, buy and sell pressure swap.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
+from collections.abc import Callable
+
 import numpy as np
 
-from indicators._registry import indicator
+from indicators._registry import indicator, last_value
 from indicators._rolling import (
     day_index,
     parse_hhmm,
@@ -25,9 +30,11 @@ from indicators._rolling import (
     window_max,
     window_mean,
     window_min,
+    window_std,
     window_sum,
 )
 from indicators._shared import shared
+from indicators.sessions import newest_day_start
 from indicators.volume import volume_ratio as _volume_ratio
 
 __all__ = [
@@ -280,3 +287,195 @@ def sell_pressure(volume: np.ndarray, taker_buy_volume: np.ndarray, *, window: i
     """
     volume = np.asarray(volume, dtype=np.float64)
     return _share(volume - np.asarray(taker_buy_volume, dtype=np.float64), volume, window)
+
+
+# -- newest-bar twins (``@last_value``) -----------------------------------------------------------------------
+# Live, these are read at the newest bar only. The CVD twins run the session cumsum on the newest bar's day
+# alone (a sequential cumsum from the day's first bar: the same floats). The delta-spike and absorption twins
+# read ``window`` + 1 bars; up to _PYTHON_WINDOW bars they redo the window kernels of ``_rolling`` on Python
+# floats (the same binary tree of additions, the same operations after it), beyond that they run those
+# kernels on the one window, which is window-exact by construction.
+
+_PYTHON_WINDOW = 64  # bars up to which Python floats beat numpy's per-call overhead
+
+
+def _floats(x: np.ndarray) -> list[float]:
+    return np.asarray(x, dtype=np.float64).tolist()
+
+
+@functools.lru_cache(maxsize=_PYTHON_WINDOW)
+def _tree_summer(n: int) -> Callable[[list[float]], float]:
+    """A function of a list of n floats giving their sum in the order of ``_rolling.window_sum``.
+
+    That order: n's power-of-two chunks laid out from the oldest value, smallest chunk first, each chunk a
+    balanced tree of pairwise additions, the chunks added left to right: C(2^j0) + C(2^j1) + ...; e.g. n = 20
+    gives ((x0 + x1) + (x2 + x3)) + (the tree of x4 .. x19). The expression is written out once per n and
+    compiled (n <= _PYTHON_WINDOW): a live decision then spends about a microsecond per sum instead of
+    building the tree's levels as lists.
+    """
+
+    def tree(offset: int, size: int) -> str:
+        if size == 1:
+            return f"x[{offset}]"
+        half = size // 2
+        return f"({tree(offset, half)} + {tree(offset + half, half)})"
+
+    chunks = []
+    offset = 0
+    for bit in range(n.bit_length()):
+        if n >> bit & 1:
+            chunks.append(tree(offset, 1 << bit))
+            offset += 1 << bit
+    expression = chunks[0]
+    for chunk in chunks[1:]:
+        expression = f"({expression} + {chunk})"
+    return eval(f"lambda x: {expression}")  # the text holds only indices and additions built above
+
+
+def _newest_preceding_std(x: list[float], n: int) -> float:
+    """``preceding_std(x, n)[-1]`` for the n + 1 values ``x`` (n <= _PYTHON_WINDOW), bit for bit.
+
+    ``_rolling._population_std`` on the n values before the newest: exactly 0 on a constant window (NaN
+    counts as a change), else sqrt(max(S2 - S1 * S1 / n, 0) / n) with tree sums S1 = sum(x), S2 = sum(x * x);
+    a window with mean^2 > 1e6 var takes the kernel's two-pass path, which is run as is on this window.
+    """
+    w = x[:-1]
+    if all(a == b for a, b in itertools.pairwise(w)):
+        return 0.0
+    tree_sum = _tree_summer(n)
+    s1 = tree_sum(w)
+    var = max(tree_sum([a * a for a in w]) - s1 * s1 / n, 0.0) / n  # max keeps a NaN first argument
+    mean = s1 / n
+    if mean * mean > 1e6 * var:
+        return float(window_std(np.array(w), n)[-1])
+    return math.sqrt(var)
+
+
+def _session_flow(volume: np.ndarray, taker_buy_volume: np.ndarray, first: int) -> np.ndarray:
+    """Session CVD at each bar from ``first``, the newest bar's session start: ``cvd`` there, the same
+    sequential sum."""
+    return np.add.accumulate(_delta(volume[first:], taker_buy_volume[first:]))  # what np.cumsum runs
+
+
+@shared  # bullish and bearish divergence read the same CVD window
+def _newest_cvd_window(
+    time: np.ndarray, volume: np.ndarray, taker_buy_volume: np.ndarray, window: int, anchor: str,
+) -> tuple[float, float, float] | None:
+    """Session CVD at the newest bar and its max and min over the last ``window`` bars; None when that
+    window does not lie inside the newest bar's session (the divergences are False there)."""
+    first = newest_day_start(time, anchor)
+    if len(time) - 1 - first < window - 1:
+        return None
+    flow = _session_flow(volume, taker_buy_volume, first)
+    tail = flow[len(flow) - window:]
+    return float(flow[-1]), float(tail.max()), float(tail.min())
+
+
+@last_value("cvd")
+def _cvd_last(time: np.ndarray, volume: np.ndarray, taker_buy_volume: np.ndarray, *, anchor: str = "00:00") -> float:
+    """``cvd`` at the newest bar."""
+    return float(_session_flow(volume, taker_buy_volume, newest_day_start(time, anchor))[-1])
+
+
+@last_value("bearish_cvd_divergence")
+def _bearish_cvd_divergence_last(
+    time: np.ndarray,
+    high: np.ndarray,
+    volume: np.ndarray,
+    taker_buy_volume: np.ndarray,
+    *,
+    window: int = 20,
+    threshold: float = 0.3,
+    anchor: str = "00:00",
+) -> bool:
+    """``bearish_cvd_divergence`` at the newest bar."""
+    parts = _newest_cvd_window(time, volume, taker_buy_volume, window, anchor)
+    if parts is None:
+        return False
+    flow, flow_max, flow_min = parts
+    at_high = float(high[-1]) >= float(np.asarray(high[len(high) - window:], dtype=np.float64).max())
+    return at_high and flow_max - flow > threshold * (flow_max - flow_min)
+
+
+@last_value("bullish_cvd_divergence")
+def _bullish_cvd_divergence_last(
+    time: np.ndarray,
+    low: np.ndarray,
+    volume: np.ndarray,
+    taker_buy_volume: np.ndarray,
+    *,
+    window: int = 20,
+    threshold: float = 0.3,
+    anchor: str = "00:00",
+) -> bool:
+    """``bullish_cvd_divergence`` at the newest bar."""
+    parts = _newest_cvd_window(time, volume, taker_buy_volume, window, anchor)
+    if parts is None:
+        return False
+    flow, flow_max, flow_min = parts
+    at_low = float(low[-1]) <= float(np.asarray(low[len(low) - window:], dtype=np.float64).min())
+    return at_low and flow - flow_min > threshold * (flow_max - flow_min)
+
+
+@shared  # bullish and bearish delta spikes read the same deltas
+def _newest_delta_sigma(volume: np.ndarray, taker_buy_volume: np.ndarray, window: int) -> tuple[float, float]:
+    """The newest bar's delta and the population std of the ``window`` deltas before it (NaN if fewer)."""
+    if len(volume) <= window:
+        return math.nan, math.nan
+    lo = len(volume) - window - 1
+    if window > _PYTHON_WINDOW:
+        d = _delta(volume[lo:], taker_buy_volume[lo:])
+        return float(d[-1]), float(window_std(d[:-1], window)[-1])
+    d = [2.0 * b - v for v, b in zip(_floats(volume[lo:]), _floats(taker_buy_volume[lo:]), strict=True)]
+    return d[-1], _newest_preceding_std(d, window)
+
+
+@last_value("bullish_delta_spike")
+def _bullish_delta_spike_last(
+    volume: np.ndarray, taker_buy_volume: np.ndarray, *, window: int = 20, k: float = 2.0,
+) -> bool:
+    """``bullish_delta_spike`` at the newest bar."""
+    d, sigma = _newest_delta_sigma(volume, taker_buy_volume, window)
+    return d > k * sigma
+
+
+@last_value("bearish_delta_spike")
+def _bearish_delta_spike_last(
+    volume: np.ndarray, taker_buy_volume: np.ndarray, *, window: int = 20, k: float = 2.0,
+) -> bool:
+    """``bearish_delta_spike`` at the newest bar."""
+    d, sigma = _newest_delta_sigma(volume, taker_buy_volume, window)
+    return d < -k * sigma
+
+
+@last_value("absorption")
+def _absorption_last(
+    high: np.ndarray,
+    low: np.ndarray,
+    volume: np.ndarray,
+    *,
+    window: int = 20,
+    volume_ratio: float = 2.0,
+    range_ratio: float = 1.0,
+) -> bool:
+    """``absorption`` at the newest bar: the two preceding means as tree sums / window, the volume ratio
+    undefined (False) where the volume mean is 0 or NaN, as ``safe_divide`` makes it."""
+    if len(volume) <= window:
+        return False
+    lo = len(volume) - window - 1
+    if window > _PYTHON_WINDOW:
+        v = np.asarray(volume[lo:], dtype=np.float64)
+        bar_range = np.asarray(high[lo:], dtype=np.float64) - np.asarray(low[lo:], dtype=np.float64)
+        mean_volume = float(window_mean(v[:-1], window)[-1])
+        mean_range = float(window_mean(bar_range[:-1], window)[-1])
+        last_volume, last_range = float(v[-1]), float(bar_range[-1])
+    else:
+        vs = _floats(volume[lo:])
+        ranges = [h - low_ for h, low_ in zip(_floats(high[lo:]), _floats(low[lo:]), strict=True)]
+        tree_sum = _tree_summer(window)
+        mean_volume = tree_sum(vs) / window  # the summer reads the first ``window`` values, the bars before t
+        mean_range = tree_sum(ranges) / window
+        last_volume, last_range = vs[-1], ranges[-1]
+    if mean_volume == 0.0 or math.isnan(mean_volume):
+        return False
+    return last_volume / mean_volume >= volume_ratio and last_range <= range_ratio * mean_range

@@ -18,8 +18,10 @@ before t, which keeps every value window-exact: it depends on bars ``t - lookbac
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from indicators import _rolling as r
-from indicators._registry import indicator
+from indicators._registry import indicator, last_value
 from indicators._shared import shared
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "in_session",
     "intraday_high",
     "intraday_low",
+    "newest_day_start",
     "previous_day_high",
     "previous_day_low",
     "prior_session_high",
@@ -379,3 +382,139 @@ def previous_day_low(time: np.ndarray, low: np.ndarray, *, anchor: str = "00:00"
     Formula: min(low) over the bars of the last day before t's day that holds bars; NaN beyond the lookback.
     """
     return _previous_day(time, low, anchor, np.minimum)
+
+
+# -- newest-bar twins (``@last_value``): the value at the newest bar of a live window ------------------------
+# A live decision needs these levels at one bar, on a window of up to 2881 bars. Each twin finds the one or two
+# segments that matter (the newest bar's day, the day before it, the prior session occurrence) by a binary
+# search for the boundary before a bar, and reduces only their bars. A max or min does not round, so one
+# reduction equals the array function's accumulate / reduceat except, possibly, for the sign of a zero result:
+# a zero is recomputed with the array function's own operation on the same bars.
+
+
+@functools.lru_cache(maxsize=64)
+def _anchor_second(anchor: str) -> int:
+    """Second of the UTC day where the trading day starts (``ValueError`` on a bad anchor)."""
+    return r.parse_hhmm(anchor) * 60 % 86_400
+
+
+@functools.lru_cache(maxsize=64)
+def _edge_list(windows: str) -> tuple[int, ...]:
+    """``_Windows.edges`` as Python ints, for ``bisect``."""
+    return tuple(_parse_windows(windows).edges.tolist())
+
+
+def _segment_first(t: np.ndarray, i: int, edges: tuple[int, ...]) -> int:
+    """Index of the first bar of bar i's segment, segments cut at the times of day ``edges`` (sorted seconds):
+    the first bar at or after the last such time <= time[i]; the same cut as :func:`first_bars_at`."""
+    s = int(t[i])
+    sod = s % 86_400
+    k = bisect.bisect_right(edges, sod) - 1
+    cut = s - sod + edges[k] if k >= 0 else s - sod - 86_400 + edges[-1]
+    return int(t.searchsorted(cut))
+
+
+@shared  # the intraday, VWAP and CVD twins of a decision read the same window
+def newest_day_start(time: np.ndarray, anchor: str) -> int:
+    """Index of the first bar of the newest bar's trading day (``day_first_bars(time, anchor)[-1]``)."""
+    t = np.asarray(time, dtype=np.int64)
+    return _segment_first(t, len(t) - 1, (_anchor_second(anchor),))
+
+
+def _reduce_last(price: np.ndarray, ufunc: np.ufunc, *, running: bool) -> float:
+    """``ufunc`` over all of ``price`` (a segment), as the array function's ``accumulate``'s last value
+    (``running``) or its ``reduceat``; a zero result is recomputed that way to get the sign of the zero."""
+    x = np.asarray(price, dtype=np.float64)
+    value = float(ufunc.reduce(x))
+    if value == 0.0:
+        value = float(ufunc.accumulate(x)[-1] if running else ufunc.reduceat(x, [0])[0])
+    return value
+
+
+@shared  # previous_day_high and previous_day_low read the same day
+def _previous_day_span(time: np.ndarray, anchor: str) -> tuple[int, int] | None:
+    """(first, stop) bar indices of the day before the newest bar's day; None when there is none in
+    ``time`` or it started 2880 bars or more before the newest bar (the array function gives NaN)."""
+    t = np.asarray(time, dtype=np.int64)
+    edges = (_anchor_second(anchor),)
+    stop = _segment_first(t, len(t) - 1, edges)
+    if stop == 0:
+        return None
+    first = _segment_first(t, stop - 1, edges)
+    return None if len(t) - 1 - first >= 2 * _DAY else (first, stop)
+
+
+@shared  # prior_session_high and prior_session_low read the same occurrence
+def _prior_occurrence_span(time: np.ndarray, windows: str, session: str) -> tuple[int, int] | None:
+    """(first, stop) bar indices of the last completed occurrence of ``session`` before the newest bar's own;
+    None when there is none or it started ``lookback`` bars or more before the newest bar.
+
+    Walks back over the segments of :func:`_occurrences` (cut at every window edge) from the newest bar's own:
+    one binary search per segment, a handful within the lookback. A segment's session is the label of any of
+    its bars (labels change only at edges), here its last one.
+    """
+    w = _parse_windows(windows)
+    wanted = None if session == PREVIOUS else w.index(session)
+    oldest = len(time) - 1 - _prior_session_lookback(windows, session)  # segments starting here are too old
+    t = np.asarray(time, dtype=np.int64)
+    edges = _edge_list(windows)
+    first = _segment_first(t, len(t) - 1, edges)  # the newest bar's own segment: not completed
+    while first > 0:
+        stop = first
+        first = _segment_first(t, stop - 1, edges)
+        if first <= oldest:
+            return None
+        label = int(w.label[int(t[stop - 1]) % 86_400])
+        if (label >= 0) if wanted is None else (label == wanted):
+            return first, stop
+    return None
+
+
+@last_value("in_session")
+def _in_session_last(time: np.ndarray, *, session: str = "london", windows: str = DEFAULT_WINDOWS) -> bool:
+    """``in_session`` at the newest bar: one lookup in the session's second-of-day mask."""
+    return bool(_session_mask(windows, session)[int(time[-1]) % 86_400])
+
+
+@last_value("intraday_high")
+def _intraday_high_last(time: np.ndarray, high: np.ndarray, *, anchor: str = "00:00") -> float:
+    """``intraday_high`` at the newest bar: max(high) over the bars of its day."""
+    return _reduce_last(high[newest_day_start(time, anchor):], np.maximum, running=True)
+
+
+@last_value("intraday_low")
+def _intraday_low_last(time: np.ndarray, low: np.ndarray, *, anchor: str = "00:00") -> float:
+    """``intraday_low`` at the newest bar: min(low) over the bars of its day."""
+    return _reduce_last(low[newest_day_start(time, anchor):], np.minimum, running=True)
+
+
+@last_value("previous_day_high")
+def _previous_day_high_last(time: np.ndarray, high: np.ndarray, *, anchor: str = "00:00") -> float:
+    """``previous_day_high`` at the newest bar: max(high) over the previous day's bars, NaN beyond the lookback."""
+    span = _previous_day_span(time, anchor)
+    return math.nan if span is None else _reduce_last(high[span[0]:span[1]], np.maximum, running=False)
+
+
+@last_value("previous_day_low")
+def _previous_day_low_last(time: np.ndarray, low: np.ndarray, *, anchor: str = "00:00") -> float:
+    """``previous_day_low`` at the newest bar: min(low) over the previous day's bars, NaN beyond the lookback."""
+    span = _previous_day_span(time, anchor)
+    return math.nan if span is None else _reduce_last(low[span[0]:span[1]], np.minimum, running=False)
+
+
+@last_value("prior_session_high")
+def _prior_session_high_last(
+    time: np.ndarray, high: np.ndarray, *, session: str = PREVIOUS, windows: str = DEFAULT_WINDOWS,
+) -> float:
+    """``prior_session_high`` at the newest bar: max(high) over the prior occurrence's bars."""
+    span = _prior_occurrence_span(time, windows, session)
+    return math.nan if span is None else _reduce_last(high[span[0]:span[1]], np.maximum, running=False)
+
+
+@last_value("prior_session_low")
+def _prior_session_low_last(
+    time: np.ndarray, low: np.ndarray, *, session: str = PREVIOUS, windows: str = DEFAULT_WINDOWS,
+) -> float:
+    """``prior_session_low`` at the newest bar: min(low) over the prior occurrence's bars."""
+    span = _prior_occurrence_span(time, windows, session)
+    return math.nan if span is None else _reduce_last(low[span[0]:span[1]], np.minimum, running=False)

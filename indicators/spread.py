@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from indicators._registry import indicator
-from indicators._rolling import preceding_mean, preceding_std, safe_divide
-from indicators.volume import low_volume
+from indicators._registry import indicator, last_value
+from indicators._rolling import (
+    last_preceding_mean,
+    last_preceding_std,
+    preceding_mean,
+    preceding_std,
+    safe_divide,
+    safe_quotient,
+)
+from indicators.volume import _low_volume_last, low_volume
 
 __all__ = ["spread_mean", "spread_ok", "spread_ratio", "spread_std", "spread_zscore"]
 
@@ -37,6 +44,12 @@ def spread_mean(spread: np.ndarray, *, window: int = 100) -> np.ndarray:
     return preceding_mean(spread, window)
 
 
+@last_value("spread_mean")
+def _spread_mean_last(spread: np.ndarray, *, window: int = 100) -> float:
+    """``spread_mean`` at the newest bar."""
+    return last_preceding_mean(spread, window)
+
+
 @indicator(inputs=("spread",), output="number", lookback=lambda p: p["window"], bounds=_STD_WINDOW,
            mirror="spread_std")
 def spread_std(spread: np.ndarray, *, window: int = 100) -> np.ndarray:
@@ -49,6 +62,12 @@ def spread_std(spread: np.ndarray, *, window: int = 100) -> np.ndarray:
     Formula: sqrt(mean((s_i - m)^2)) over s_i = spread[t-window .. t-1], m their mean.
     """
     return preceding_std(spread, window)
+
+
+@last_value("spread_std")
+def _spread_std_last(spread: np.ndarray, *, window: int = 100) -> float:
+    """``spread_std`` at the newest bar."""
+    return last_preceding_std(spread, window)
 
 
 @indicator(inputs=("spread",), output="number", lookback=lambda p: p["window"], bounds=_WINDOW,
@@ -64,6 +83,12 @@ def spread_ratio(spread: np.ndarray, *, window: int = 100) -> np.ndarray:
     return safe_divide(spread, preceding_mean(spread, window))
 
 
+@last_value("spread_ratio")
+def _spread_ratio_last(spread: np.ndarray, *, window: int = 100) -> float:
+    """``spread_ratio`` at the newest bar."""
+    return safe_quotient(spread.item(-1), last_preceding_mean(spread, window))
+
+
 @indicator(inputs=("spread",), output="number", lookback=lambda p: p["window"], bounds=_STD_WINDOW,
            mirror="spread_zscore")
 def spread_zscore(spread: np.ndarray, *, window: int = 100) -> np.ndarray:
@@ -77,6 +102,13 @@ def spread_zscore(spread: np.ndarray, *, window: int = 100) -> np.ndarray:
     """
     return safe_divide(np.asarray(spread, dtype=np.float64) - preceding_mean(spread, window),
                    preceding_std(spread, window))
+
+
+@last_value("spread_zscore")
+def _spread_zscore_last(spread: np.ndarray, *, window: int = 100) -> float:
+    """``spread_zscore`` at the newest bar."""
+    return safe_quotient(spread.item(-1) - last_preceding_mean(spread, window),
+                         last_preceding_std(spread, window))
 
 
 @indicator(inputs=("spread", "volume"), output="boolean",
@@ -111,3 +143,20 @@ def spread_ok(
     quiet = low_volume(volume, window=volume_window, threshold=low_volume_threshold)
     limit = np.where(quiet, max_ratio_low_volume, max_ratio)
     return np.asarray(spread, dtype=np.float64) <= limit * preceding_mean(spread, window)
+
+
+@last_value("spread_ok")
+def _spread_ok_last(
+    spread: np.ndarray,
+    volume: np.ndarray,
+    *,
+    window: int = 100,
+    max_ratio: float = 1.5,
+    max_ratio_low_volume: float = 2.0,
+    volume_window: int = 20,
+    low_volume_threshold: float = 0.5,
+) -> bool:
+    """``spread_ok`` at the newest bar."""
+    quiet = _low_volume_last(volume, window=volume_window, threshold=low_volume_threshold)
+    limit = max_ratio_low_volume if quiet else max_ratio
+    return spread.item(-1) <= limit * last_preceding_mean(spread, window)

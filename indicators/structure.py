@@ -24,16 +24,25 @@ Conventions shared by the whole module:
 - **Fast small windows.** ``_window_max`` computes max(x[t-k+1 .. t]) by doubling (ceil(log2 k) shifted
   maxima, exact since max is exact): 3-5x faster than ``_rolling.rolling_max`` for the k <= 50 windows used
   here (measured on 1M bars: ~8 vs ~30 ns/bar at k = 10). A candidate for ``_rolling``.
+- **Newest-bar twins.** Every indicator here has a ``@last_value`` twin for the live evaluator: the value at
+  the newest bar, bit for bit, on plain Python floats (see the section at the end). A change to an array
+  function's float operations must be mirrored there; ``tests/indicators/test_last_values.py`` catches a
+  twin that drifts. Swapping ``_atr`` for ``volatility.atr`` would change the order of the ATR sums, which
+  ``_tree_sum`` and ``_AtrWindow`` follow.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from collections.abc import Callable
+from itertools import accumulate, compress, repeat
+from operator import add, ge, gt, le, lt
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from indicators import _rolling as r
-from indicators._registry import indicator
+from indicators._registry import indicator, last_value
 from indicators._shared import shared
 
 __all__ = [
@@ -751,3 +760,583 @@ def in_bearish_ob(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: n
     return _order_block_down(open_, high, low, close, lookback=lookback, impulse_atr=impulse_atr,
                              zone_min_atr=zone_min_atr, zone_max_atr=zone_max_atr, zone_min_pct=zone_min_pct,
                              zone_max_pct=zone_max_pct, atr_period=atr_period, expire=expire, output="in_zone")
+
+
+# -- newest-bar twins ---------------------------------------------------------------------------------------
+#
+# A live decision reads each of these indicators at the newest bar only, on the last ``lookback + 1`` bars
+# (11 to 65 bars for the shipped rules), where the array functions above cost numpy's per-call overhead many
+# times over. Each twin recomputes the newest bar on Python floats (``tolist`` once per input) with the array
+# function's float operations, so it returns the same value bit for bit:
+#
+# - np.maximum(a, b) is ``a if a > b else b`` and np.minimum(a, b) ``a if a < b else b`` (on a tie numpy
+#   returns b, which decides the sign of a zero); ATR sums follow ``_rolling``'s window tree;
+# - a comparison a < b on negated prices is b < a, and (-a) - (-b) rounds like b - a, so the bearish twins
+#   read the bullish rules on the original prices instead of negating whole lists;
+# - comparisons with NaN are False in Python as in numpy, so twins that only compare prices (swings, CHOCH)
+#   need no care for NaN. Those that also take extremes or do arithmetic (sweeps, equal highs/lows, order
+#   blocks) take the Python path on bars without NaN only, and call the array function otherwise;
+# - a rounded operation is monotone, so a decision that only compares a monotone function of ATR can be taken
+#   from a guaranteed interval around ATR, and the exact tree sum computed only when the interval straddles
+#   the threshold (see ``_AtrWindow``).
+#
+# The four order-block twins share one computation per evaluation, and so do the four equal highs/lows twins
+# (``_per_evaluation``, keyed on the live plan's input views). A cache hit costs about as much as the cheaper
+# twins (sweeps, swings, CHOCH), which compute their own.
+
+_UNIT_ROUNDOFF = 2.0 ** -53
+_T = TypeVar("_T")
+_F64 = np.dtype(np.float64)
+
+
+def _prices(x: np.ndarray) -> list[float]:
+    """x as Python floats, the float64 values ``_f64`` gives the array functions."""
+    return (x if x.dtype is _F64 else x.astype(np.float64)).tolist()
+
+
+def _holds_nan(*lists: list[float]) -> bool:
+    """Whether the lists hold a NaN: then the sum of their sums is NaN (as it is when +inf meets -inf, which
+    merely sends those bars to the array function too)."""
+    total = sum(map(sum, lists))
+    return total != total
+
+
+def _tree_sum(x: list[float]) -> float:
+    """sum(x) in the order of ``_rolling._tree_sums`` for one window of n = len(x) >= 1 bars, bit for bit.
+
+    That kernel adds a window as its power-of-two chunks, smallest first from the window's start (n = 14:
+    x[0:2], x[2:6], x[6:14]), each chunk a balanced tree of adjacent pairs, and accumulates the chunks left to
+    right. Pairing the bars level by level finds the same chunks: where a level has an odd length, its first
+    element is the next chunk's sum.
+    """
+    total: float | None = None
+    level = x
+    while level:
+        if len(level) & 1:
+            total = level[0] if total is None else total + level[0]
+            level = level[1:]
+        level = list(map(add, level[::2], level[1::2]))
+    assert total is not None
+    return total
+
+
+def _list_true_ranges(high: list[float], low: list[float], close: list[float], start: int) -> list[float]:
+    """``_atr``'s true range at bars start .. n-1: max(high, close[t-1]) - min(low, close[t-1]), high - low
+    on bar 0."""
+    out = []
+    if start == 0:
+        out.append(high[0] - low[0])
+        start = 1
+    out += [(h if h > pc else pc) - (lo if lo < pc else pc)
+            for h, lo, pc in zip(high[start:], low[start:], close[start - 1:], strict=False)]
+    return out
+
+
+def _clamp(x: float, low: float, high: float) -> float:
+    """np.minimum(np.maximum(x, low), high)."""
+    x = x if x > low else low
+    return x if x < high else high
+
+
+class _AtrWindow:
+    """``_atr`` at any bar of a window: exactly, or as an interval guaranteed to hold the exact float.
+
+    The exact value is the window's tree sum S of ``period`` true ranges / period, ~period additions a bar in
+    Python. Most decisions compare a multiple of ATR with a price difference far from it, for which an
+    interval is enough: with Q the running sums of the n true ranges, D = Q[x] - Q[x - period] differs from S
+    by at most (3n + 3) u W (u the unit roundoff, W = sum |TR|: S and each Q are recursive sums of at most n
+    terms, each within gamma_n W of its real sum, and the subtraction adds u W), and ``err`` is twice that
+    (W <= Q[-1] + 2 |TR[0]|: max(high, prev) >= prev >= min(low, prev), so only the first bar's high - low can
+    be negative).
+    Rounding is monotone, so fl((D - err) / period) <= fl(S / period) <= fl((D + err) / period), and the same
+    holds after any monotone use of ATR (k * ATR with k >= 0, a clamp between two such). A NaN or infinite
+    bound (true ranges that overflow) sends every decision to the exact value.
+    """
+
+    __slots__ = ("err", "period", "running", "true_ranges")
+
+    def __init__(self, high: np.ndarray, low: np.ndarray, close: np.ndarray, first: float, period: int) -> None:
+        """From float64 arrays (and high[0] - low[0], the first bar's true range); numpy's own max and min."""
+        prev = close[:-1]
+        self.period = period
+        self.true_ranges = [first, *(np.maximum(high[1:], prev) - np.minimum(low[1:], prev)).tolist()]
+        self.running = list(accumulate(self.true_ranges))
+        self.err = (8 * len(close) + 16) * _UNIT_ROUNDOFF * (self.running[-1] + 2.0 * abs(first))
+
+    def exact(self, t: int) -> float:
+        """ATR at bar t, bit for bit ``_atr(...)[t]`` (NaN for t < period - 1)."""
+        p = self.period
+        if t < p - 1:
+            return math.nan
+        return _tree_sum(self.true_ranges[t - p + 1:t + 1]) / p
+
+    def bounds(self, t: int) -> tuple[float, float]:
+        """(lo, hi) with lo <= ``exact(t)`` <= hi, for t >= period - 1."""
+        p = self.period
+        d = self.running[t] - self.running[t - p] if t >= p else self.running[t]
+        return (d - self.err) / p, (d + self.err) / p
+
+
+@shared
+def _evaluation_memo() -> dict[tuple[Any, ...], tuple[Any, tuple[np.ndarray, ...]]]:
+    """A dict that lives as long as the current ``sharing`` block (a new, unshared one outside any)."""
+    return {}
+
+
+def _per_evaluation(build: Callable[..., _T], arrays: tuple[np.ndarray, ...], params: tuple[Any, ...]) -> _T:
+    """``build(*arrays, params)``, computed once per ``sharing`` block for the same arrays and parameters.
+
+    The same contract as ``@shared`` (read-only arrays keyed by identity and kept alive by the memo, so
+    their ids cannot be reused), with a cheaper key: ``@shared`` spends ~1 us per array on its generic key
+    (dtype string, shape), more than a cache hit is worth to the twins here.
+    """
+    for a in arrays:
+        if a.flags.writeable:
+            return build(*arrays, params)
+    memo = _evaluation_memo()
+    key = (build, *map(id, arrays), params)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (build(*arrays, params), arrays)
+    return hit[0]
+
+
+# swings
+
+def _last_pivots(x: list[float], left: int, right: int, newest: int, earliest: int, most: int,
+                 lows: bool = False) -> list[int]:
+    """Bars c from ``newest`` down to ``earliest`` where ``_pivot_confirmed(x, left, right)`` is true (on -x for
+    ``lows``), newest first, at most ``most`` of them: with p = c - right, x[p] >= x[p+j] (j = 1 .. right) and
+    x[p] > x[p-i] (i = 1 .. left), or x[p] <= x[p+j] and x[p] < x[p-i] for lows (each compared as numpy does,
+    so a NaN fails the test)."""
+    later, earlier = (le, lt) if lows else (ge, gt)
+    found: list[int] = []
+    for c in range(newest, max(earliest, left + right) - 1, -1):
+        p = c - right
+        v = x[p]
+        if (later(v, x[p + 1]) and earlier(v, x[p - 1])  # the neighbours first: most bars fail there
+                and all(map(later, repeat(v, right - 1), x[p + 2:c + 1]))
+                and all(map(earlier, repeat(v, left - 1), x[p - left:p - 1]))):
+            found.append(c)
+            if len(found) == most:
+                break
+    return found
+
+
+@last_value("swing_high")
+def _swing_high_last(high: np.ndarray, *, left: int = 2, right: int = 2) -> bool:
+    """``swing_high`` at the newest bar: the pivot test at p = t - right."""
+    if len(high) <= left + right:
+        return False
+    return bool(_last_pivots(_prices(high[-(left + right + 1):]), left, right, left + right, 0, 1))
+
+
+@last_value("swing_low")
+def _swing_low_last(low: np.ndarray, *, left: int = 2, right: int = 2) -> bool:
+    """``swing_low`` at the newest bar: the pivot-low test at p = t - right."""
+    if len(low) <= left + right:
+        return False
+    return bool(_last_pivots(_prices(low[-(left + right + 1):]), left, right, left + right, 0, 1, lows=True))
+
+
+@last_value("last_swing_high")
+def _last_swing_high_last(high: np.ndarray, *, left: int = 2, right: int = 2, within: int = 60) -> float:
+    """``last_swing_high`` at the newest bar: the newest pivot confirmed in [t - within, t], walking back."""
+    x = _prices(high)
+    found = _last_pivots(x, left, right, len(x) - 1, len(x) - 1 - within, 1)
+    return x[found[0] - right] if found else math.nan
+
+
+@last_value("last_swing_low")
+def _last_swing_low_last(low: np.ndarray, *, left: int = 2, right: int = 2, within: int = 60) -> float:
+    """``last_swing_low`` at the newest bar (-(-low) of the pivot is its low)."""
+    x = _prices(low)
+    found = _last_pivots(x, left, right, len(x) - 1, len(x) - 1 - within, 1, lows=True)
+    return x[found[0] - right] if found else math.nan
+
+
+# liquidity sweeps
+
+def _sweep_newest(extreme: np.ndarray, close: np.ndarray, lookback: int, lows: bool) -> bool | None:
+    """``bearish_sweep`` (``bullish_sweep`` for ``lows``) at the newest bar; None when the ``lookback`` bars
+    before t hold a NaN (their max is then NaN, which Python's max does not give)."""
+    n = len(extreme)
+    if n <= lookback:
+        return False  # the reference needs ``lookback`` bars before t
+    bars = _prices(extreme[n - 1 - lookback:])
+    last, before = bars.pop(), bars
+    if _holds_nan(before):
+        return None
+    last_close = float(close.item(-1))
+    if lows:  # on negated prices: -low[t] > max(-low) = -min(low), i.e. low[t] < min(low)
+        ref = min(before)
+        return last < ref and last_close > ref
+    ref = max(before)
+    return last > ref and last_close < ref
+
+
+@last_value("bullish_sweep")
+def _bullish_sweep_last(low: np.ndarray, close: np.ndarray, *, lookback: int = 10) -> bool:
+    """``bullish_sweep`` at the newest bar: low[t] < m and close[t] > m, m the min of the bars before."""
+    value = _sweep_newest(low, close, lookback, True)
+    return bool(bullish_sweep(low, close, lookback=lookback)[-1]) if value is None else value
+
+
+@last_value("bearish_sweep")
+def _bearish_sweep_last(high: np.ndarray, close: np.ndarray, *, lookback: int = 10) -> bool:
+    """``bearish_sweep`` at the newest bar: high[t] > m and close[t] < m, m the max of the bars before."""
+    value = _sweep_newest(high, close, lookback, False)
+    return bool(bearish_sweep(high, close, lookback=lookback)[-1]) if value is None else value
+
+
+# equal highs / lows
+
+def _visits(touches: list[bool], at_least: int) -> bool:
+    """Whether ``touches`` holds at least ``at_least`` runs of consecutive True (counted at their first bar;
+    ``_equal_tops`` counts their last: the same number)."""
+    return sum(touches) >= at_least and touches[0] + sum(map(gt, touches[1:], touches[:-1])) >= at_least
+
+
+def _equal_newest(high: np.ndarray, low: np.ndarray, close: np.ndarray, params: tuple[int, int, float, int],
+                  ) -> tuple[bool, float, bool, float] | None:
+    """``_equal_tops`` at the newest bar for the highs and (on negated prices) the lows: (flag, level) of
+    each, with params = (window, min_touches, tolerance_atr, atr_period); None when the bars hold a NaN or a
+    level is zero (the sign of a zero max depends on the order numpy compares in)."""
+    window, min_touches, tolerance_atr, atr_period = params
+    n = len(high)
+    if n < window:
+        return False, math.nan, False, math.nan  # the window max is NaN: no touches
+    first = min(max(n - atr_period - 1, 0), n - window)  # ATR at t reads closes from t - period
+    if first:
+        high, low, close = high[first:], low[first:], close[first:]
+    highs, lows, closes = _prices(high), _prices(low), _prices(close)
+    if _holds_nan(highs, lows, closes):
+        return None
+    k = len(highs)
+    top_highs, bottom_lows = highs[k - window:], lows[k - window:]
+    top, bottom = max(top_highs), min(bottom_lows)
+    if top == 0.0 or bottom == 0.0:
+        return None
+    if n < atr_period:
+        return False, math.nan, False, math.nan  # ATR (hence the tolerance) still NaN: nothing touches
+    # ATR on negated prices is the same float: each true range (-a) - (-b) rounds like b - a
+    atr = _tree_sum(_list_true_ranges(highs, lows, closes, k - atr_period)) / atr_period
+    tol = tolerance_atr * atr
+    # a touch is top - high <= tol; on negated prices (-bottom) - (-low) <= tol, which rounds like low - bottom
+    up = _visits([top - h <= tol for h in top_highs], min_touches)
+    down = _visits([lo - bottom <= tol for lo in bottom_lows], min_touches)
+    return up, top if up else math.nan, down, bottom if down else math.nan
+
+
+def _equal_value(high: np.ndarray, low: np.ndarray, close: np.ndarray, which: int, window: int,
+                 min_touches: int, tolerance_atr: float, atr_period: int) -> bool | float:
+    """Item ``which`` of ``_equal_newest`` (0, 1: highs' flag, level; 2, 3: lows'), shared by the four twins
+    of one evaluation; from the array function when the bars hold a NaN."""
+    params = (window, min_touches, tolerance_atr, atr_period)
+    both = _per_evaluation(_equal_newest, (high, low, close), params)
+    if both is not None:
+        return both[which]
+    kw = dict(window=window, min_touches=min_touches, tolerance_atr=tolerance_atr, atr_period=atr_period)
+    if which < 2:
+        value = _equal_tops(high, low, close, **kw)[which][-1]
+        return bool(value) if which == 0 else float(value)
+    value = _equal_tops(_negated(low), _negated(high), _negated(close), **kw)[which - 2][-1]
+    return bool(value) if which == 2 else -float(value)
+
+
+@last_value("equal_highs")
+def _equal_highs_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = 20,
+                      min_touches: int = 2, tolerance_atr: float = 0.1, atr_period: int = 14) -> bool:
+    """``equal_highs`` at the newest bar: the visits to the window's top, counted over its bars."""
+    return bool(_equal_value(high, low, close, 0, window, min_touches, tolerance_atr, atr_period))
+
+
+@last_value("equal_highs_level")
+def _equal_highs_level_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = 20,
+                            min_touches: int = 2, tolerance_atr: float = 0.1, atr_period: int = 14) -> float:
+    """``equal_highs_level`` at the newest bar."""
+    return float(_equal_value(high, low, close, 1, window, min_touches, tolerance_atr, atr_period))
+
+
+@last_value("equal_lows")
+def _equal_lows_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = 20,
+                     min_touches: int = 2, tolerance_atr: float = 0.1, atr_period: int = 14) -> bool:
+    """``equal_lows`` at the newest bar (``equal_highs`` on negated prices)."""
+    return bool(_equal_value(high, low, close, 2, window, min_touches, tolerance_atr, atr_period))
+
+
+@last_value("equal_lows_level")
+def _equal_lows_level_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = 20,
+                           min_touches: int = 2, tolerance_atr: float = 0.1, atr_period: int = 14) -> float:
+    """``equal_lows_level`` at the newest bar."""
+    return float(_equal_value(high, low, close, 3, window, min_touches, tolerance_atr, atr_period))
+
+
+# change of character
+
+def _choch_newest(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, down: bool, left: int, right: int,
+                  within: int) -> bool:
+    """``_choch_up(high, low, close)[-1]``, or on (-low, -high, -close) when ``down``, without the negations.
+
+    "Beyond" is above for the bullish CHOCH and below for the bearish one (above on negated prices). With
+    the breaking swings B (swing highs; swing lows when down) and the structure swings S (the other kind):
+    both of the last two of each confirmed in [t - within, t]; the previous B beyond the last one and the
+    previous S beyond the last one (lower highs and lower lows); close[t] beyond the last B's price and no
+    close on bars c .. t-1 beyond it (c its confirmation bar). The cheap tests come first: most bars fail at
+    the close. Only comparisons, so a NaN fails them as in numpy.
+    """
+    beyond = lt if down else gt
+    breaking, structure = (low, high) if down else (high, low)
+    n = len(close)
+    earliest = n - 1 - within
+    xb = _prices(breaking)
+    found = _last_pivots(xb, left, right, n - 1, earliest, 1, lows=down)
+    if not found:
+        return False
+    c = found[0]
+    level = xb[c - right]
+    closes = _prices(close[c:])  # bars c .. t
+    if not beyond(closes[-1], level) or any(map(beyond, closes[:-1], repeat(level))):
+        return False
+    found = _last_pivots(xb, left, right, c - 1, earliest, 1, lows=down)
+    if not (found and beyond(xb[found[0] - right], level)):
+        return False
+    xs = _prices(structure)
+    found = _last_pivots(xs, left, right, n - 1, earliest, 2, lows=not down)
+    return len(found) == 2 and beyond(xs[found[1] - right], xs[found[0] - right])
+
+
+@last_value("bullish_choch")
+def _bullish_choch_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, left: int = 2, right: int = 2,
+                        within: int = 60) -> bool:
+    """``bullish_choch`` at the newest bar: the last two swings of each kind, walking back from t."""
+    return _choch_newest(high, low, close, down=False, left=left, right=right, within=within)
+
+
+@last_value("bearish_choch")
+def _bearish_choch_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, left: int = 2, right: int = 2,
+                        within: int = 60) -> bool:
+    """``bearish_choch`` at the newest bar (``bullish_choch`` on negated prices)."""
+    return _choch_newest(high, low, close, down=True, left=left, right=right, within=within)
+
+
+# micro order blocks
+
+_Zone = tuple[float, float, int]  # (top, top - low of its candle b, formation bar f), on the prices of its side
+
+
+class _ObWindow:
+    """The order blocks of both sides at the newest bar of a window (``_order_block_zones``' rules).
+
+    The bearish side is the bullish code on negated prices, read through ``sign`` = -1: its candle b is
+    bullish, top = -low[b], a close c reads as -c, so gain = -close - top and depth = top + close round like
+    low[b] - close and close - low[b] (see the notes at the top of the twins).
+    """
+
+    __slots__ = ("atr", "close", "colour", "expire", "high", "impulse_atr", "lookback", "low", "sides",
+                 "zone_max_atr", "zone_max_pct", "zone_min_atr", "zone_min_pct")
+
+    def __init__(self, highs: list[float], lows: list[float], closes: list[float],
+                 colour: dict[bool, list[bool]], atr: _AtrWindow,
+                 params: tuple[int, float, float, float, float, float, int, int]) -> None:
+        (self.lookback, self.impulse_atr, self.zone_min_atr, self.zone_max_atr, self.zone_min_pct,
+         self.zone_max_pct, _, self.expire) = params
+        self.high, self.low, self.close, self.atr = highs, lows, closes, atr
+        self.colour = colour  # per side (down or not), the bars of its candle b's colour: bullish, bearish
+        self.sides: dict[bool, tuple[_Zone | None, _Zone | None]] = {}
+
+    def side(self, down: bool) -> tuple[_Zone | None, _Zone | None]:
+        """(the zone formed at t, the most recently formed zone with f < t still active at t), None for none."""
+        found = self.sides.get(down)
+        if found is None:
+            found = self.sides[down] = self._walk(down)
+        return found
+
+    def height(self, zone: _Zone) -> float:
+        """The zone's height: clamp(top - low[b], zone_min_atr * ATR[f], zone_max_atr * ATR[f]), with
+        [zone_min_pct, zone_max_pct] * |top| while ATR[f] is NaN."""
+        top, candle, f = zone
+        atr = self.atr.exact(f)
+        if atr != atr:
+            return _clamp(candle, self.zone_min_pct * abs(top), self.zone_max_pct * abs(top))
+        return _clamp(candle, self.zone_min_atr * atr, self.zone_max_atr * atr)
+
+    def exceeds_height(self, depth: float, zone: _Zone) -> bool:
+        """depth > ``height(zone)``, from ATR's interval when that decides it."""
+        candle, f = zone[1], zone[2]
+        if f >= self.atr.period - 1:
+            lo, hi = self.atr.bounds(f)
+            if depth > _clamp(candle, self.zone_min_atr * hi, self.zone_max_atr * hi):
+                return True
+            if depth <= _clamp(candle, self.zone_min_atr * lo, self.zone_max_atr * lo):
+                return False
+        return depth > self.height(zone)
+
+    def _walk(self, down: bool) -> tuple[_Zone | None, _Zone | None]:
+        """Walk the candles b newest first; each forms at most one zone, at the first impulse bar f after it:
+        f in b+1 .. b+lookback with no candle of b's colour in between (else that one is the newer b), and
+        impulse when gain = close[f] - top > 0 and not < impulse_atr * ATR[f]. Zones from older candles form
+        earlier, so the walk ends at the first zone with f < t still active at t (no close on f+1 .. t with
+        top - close > height; the deepest close decides, as rounding is monotone) or when f < t - expire."""
+        sign = -1.0 if down else 1.0
+        closes, t, lookback, impulse_atr = self.close, len(self.close) - 1, self.lookback, self.impulse_atr
+        atr = self.atr
+        period, running, err = atr.period, atr.running, atr.err
+        edge, far = (self.low, self.high) if down else (self.high, self.low)
+        against = self.colour[down]  # candles of b's colour
+        first = max(t - self.expire - lookback, 0)
+        formed_now: _Zone | None = None
+        # candles b whose next bar is not of their colour (else that bar is the b of the bars after it)
+        for b in reversed(list(compress(range(first, t), map(gt, against[first:t], against[first + 1:t + 1])))):
+            top = sign * edge[b]
+            f = -1
+            for x in range(b + 1, min(b + lookback, t) + 1):
+                if against[x]:
+                    break
+                gain = sign * closes[x] - top
+                if gain > 0:
+                    if x >= period - 1:  # else ATR is NaN and gain > 0 is the whole test
+                        # ``_AtrWindow.bounds`` inlined: the threshold from ATR's interval, exactly if need be
+                        d = running[x] - running[x - period] if x >= period else running[x]
+                        if gain < impulse_atr * ((d - err) / period) or (
+                                not gain >= impulse_atr * ((d + err) / period)
+                                and gain < impulse_atr * atr.exact(x)):
+                            continue
+                    f = x
+                    break
+            if f < 0:
+                continue
+            if f < t - self.expire:
+                break
+            zone = (top, top - sign * far[b], f)
+            if f == t:
+                formed_now = zone
+                continue
+            deepest = max(closes[f + 1:]) if down else min(closes[f + 1:])
+            if not self.exceeds_height(top - sign * deepest, zone):
+                return formed_now, zone
+        return formed_now, None
+
+
+def _ob_window(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+               params: tuple[int, float, float, float, float, float, int, int]) -> _ObWindow | None:
+    """The window's order blocks (computed side by side on demand); None when the bars hold a NaN."""
+    if params[2] > params[3] or params[4] > params[5]:
+        raise ValueError("zone_min_atr/zone_min_pct must not exceed zone_max_atr/zone_max_pct")
+    if not (open_.dtype is high.dtype is low.dtype is close.dtype is _F64):
+        open_, high, low, close = _f64(open_), _f64(high), _f64(low), _f64(close)
+    highs, lows, closes = high.tolist(), low.tolist(), close.tolist()
+    if _holds_nan(highs, lows, closes):  # opens only decide colours, and numpy's comparisons give those
+        return None
+    colour = {False: (close < open_).tolist(), True: (close > open_).tolist()}  # -close < -open: close > open
+    # the bearish side's ATR on negated prices is the same: each true range (-a) - (-b) rounds like b - a
+    atr = _AtrWindow(high, low, close, highs[0] - lows[0], params[6])
+    return _ObWindow(highs, lows, closes, colour, atr, params)
+
+
+def _ob_value(output: _ObOutput, down: bool, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+              close: np.ndarray, params: tuple[int, float, float, float, float, float, int, int]) -> float | bool:
+    """One order-block output at the newest bar, as ``_order_block_up`` / ``_order_block_down`` give it."""
+    window = _per_evaluation(_ob_window, (open_, high, low, close), params)
+    if window is None:
+        names = ("lookback", "impulse_atr", "zone_min_atr", "zone_max_atr", "zone_min_pct", "zone_max_pct",
+                 "atr_period", "expire")
+        value = (_order_block_down if down else _order_block_up)(open_, high, low, close, output=output,
+                                                                 **dict(zip(names, params, strict=True)))[-1]
+        return bool(value) if output in ("retest", "in_zone") else float(value)
+    formed_now, prior = window.side(down)
+    sign = -1.0 if down else 1.0
+    if output == "retest":  # low[t] <= top, with low -> -high on negated prices
+        return prior is not None and sign * (window.high if down else window.low)[-1] <= prior[0]
+    zone = formed_now or prior
+    if output == "in_zone":  # 0 <= top - close <= height; never on a formation bar (its close is above the top)
+        if zone is None:
+            return False
+        below_top = zone[0] - sign * window.close[-1]
+        return below_top >= 0 and not window.exceeds_height(below_top, zone)
+    if zone is None:
+        return math.nan
+    top = zone[0]
+    if output == "top":  # on negated prices the bearish top is the bullish bottom, negated back
+        return -(top - window.height(zone)) if down else top
+    return -top if down else top - window.height(zone)
+
+
+@last_value("bullish_ob_top")
+def _bullish_ob_top_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                         lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
+                         zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
+                         atr_period: int = 14, expire: int = 30) -> float:
+    """``bullish_ob_top`` at the newest bar: the top of the zone ``_ObWindow`` finds."""
+    return float(_ob_value("top", False, open_, high, low, close, (
+        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+
+
+@last_value("bullish_ob_bottom")
+def _bullish_ob_bottom_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                            lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
+                            zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
+                            atr_period: int = 14, expire: int = 30) -> float:
+    """``bullish_ob_bottom`` at the newest bar: top - height of the zone ``_ObWindow`` finds."""
+    return float(_ob_value("bottom", False, open_, high, low, close, (
+        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+
+
+@last_value("bullish_ob_retest")
+def _bullish_ob_retest_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                            lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
+                            zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
+                            atr_period: int = 14, expire: int = 30) -> bool:
+    """``bullish_ob_retest`` at the newest bar: low[t] <= top of the active zone formed before t."""
+    return bool(_ob_value("retest", False, open_, high, low, close, (
+        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+
+
+@last_value("in_bullish_ob")
+def _in_bullish_ob_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                        lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
+                        zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
+                        atr_period: int = 14, expire: int = 30) -> bool:
+    """``in_bullish_ob`` at the newest bar: 0 <= top - close[t] <= height of the zone ``_ObWindow`` finds."""
+    return bool(_ob_value("in_zone", False, open_, high, low, close, (
+        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+
+
+@last_value("bearish_ob_top")
+def _bearish_ob_top_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                         lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
+                         zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
+                         atr_period: int = 14, expire: int = 30) -> float:
+    """``bearish_ob_top`` at the newest bar: the bullish bottom on negated prices, negated back."""
+    return float(_ob_value("top", True, open_, high, low, close, (
+        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+
+
+@last_value("bearish_ob_bottom")
+def _bearish_ob_bottom_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                            lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
+                            zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
+                            atr_period: int = 14, expire: int = 30) -> float:
+    """``bearish_ob_bottom`` at the newest bar: the bullish top on negated prices, negated back."""
+    return float(_ob_value("bottom", True, open_, high, low, close, (
+        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+
+
+@last_value("bearish_ob_retest")
+def _bearish_ob_retest_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                            lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
+                            zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
+                            atr_period: int = 14, expire: int = 30) -> bool:
+    """``bearish_ob_retest`` at the newest bar: the bullish retest on negated prices."""
+    return bool(_ob_value("retest", True, open_, high, low, close, (
+        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+
+
+@last_value("in_bearish_ob")
+def _in_bearish_ob_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                        lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
+                        zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
+                        atr_period: int = 14, expire: int = 30) -> bool:
+    """``in_bearish_ob`` at the newest bar: the bullish in-zone test on negated prices."""
+    return bool(_ob_value("in_zone", True, open_, high, low, close, (
+        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from indicators._registry import indicator, last_value
+from indicators._rolling import ieee_quotient, tree_sum
 from indicators._shared import shared
 
 __all__ = [
@@ -34,8 +35,7 @@ _PERIOD = (1, 100_000)
 _WILDER_SETTLE = 20  # Wilder lookback in periods: the starting state's weight is below e^-19 (see atr)
 
 
-@shared  # true_range, atr and the ATR ratio of one evaluation share it
-def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+def _true_range_of(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
     """max(high, prev_close) - min(low, prev_close); high - low on the first bar.
 
     Equal, bit for bit, to max(h - l, |h - pc|, |l - pc|): whichever of the three wins, it is the same single
@@ -47,6 +47,28 @@ def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndar
     prev_close = close[:-1]
     np.subtract(np.maximum(high[1:], prev_close), np.minimum(low[1:], prev_close), out=tr[1:])
     return tr
+
+
+_true_range = shared(_true_range_of)  # true_range, atr and the ATR ratio of one evaluation share it
+
+
+def _last_true_ranges(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> list[float] | None:
+    """The true ranges of the newest n bars given, as Python floats for a newest-bar twin; None when fewer
+    than n bars exist.
+
+    A twin gets the last lookback + 1 = n + 1 bars, the oldest only for its close; when it gets exactly n
+    bars they are the data's first, so the oldest true range is high - low, as in the array function. The
+    same ufuncs as ``_true_range_of`` (three numpy calls beat a Python loop from ~15 bars on, and propagate
+    a NaN as the array function does), unmemoised: the twins' windows differ in length, so they would rarely
+    share one.
+    """
+    m = len(high)
+    if m < n:
+        return None
+    if m == n:
+        return _true_range_of(high, low, close).tolist()
+    prev_close = close[m - n - 1:m - 1]
+    return np.subtract(np.maximum(high[m - n:], prev_close), np.minimum(low[m - n:], prev_close)).tolist()
 
 
 def _window_sums(x: np.ndarray, windows: tuple[int, ...]) -> list[np.ndarray]:
@@ -162,9 +184,11 @@ def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarr
 def _true_range_last(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float:
     """``true_range`` at the newest bar: the same single subtraction on Python floats."""
     if len(high) == 1:
-        return float(high[-1]) - float(low[-1])
-    pc = float(close[-2])
-    return max(float(high[-1]), pc) - min(float(low[-1]), pc)
+        return high.item(-1) - low.item(-1)
+    pc = close.item(-2)
+    if pc != pc:  # NaN: np.maximum/np.minimum propagate it, Python's max/min may not
+        return math.nan
+    return max(high.item(-1), pc) - min(low.item(-1), pc)
 
 
 @indicator("atr", inputs=_HLC, output="number", lookback=_atr_lookback,
@@ -192,6 +216,20 @@ def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, period: int = 1
     return _window_mean(tr, period)
 
 
+@last_value("atr")
+def _atr_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, period: int = 14,
+              method: Literal["sma", "wilder"] = "sma") -> float:
+    """``atr`` at the newest bar for ``method="sma"``: the tree sum of the last ``period`` true ranges / period.
+
+    "wilder" is not window-exact, so the live evaluator never calls this twin for it; it is answered by the
+    array function on the bars given, to keep the twin total.
+    """
+    if method == "wilder":
+        return float(atr(high, low, close, period=period, method=method)[-1])
+    tr = _last_true_ranges(high, low, close, period)
+    return math.nan if tr is None else tree_sum(tr, nearest_first=True) / period
+
+
 @indicator("mean_range", inputs=("high", "low"), output="number", lookback=lambda p: p["window"] - 1,
            bounds={"window": _PERIOD}, mirror="mean_range")
 def mean_range(high: np.ndarray, low: np.ndarray, *, window: int = 20) -> np.ndarray:
@@ -205,6 +243,16 @@ def mean_range(high: np.ndarray, low: np.ndarray, *, window: int = 20) -> np.nda
     """
     high, low = (np.asarray(a, dtype=np.float64) for a in (high, low))
     return _window_mean(high - low, window)
+
+
+@last_value("mean_range")
+def _mean_range_last(high: np.ndarray, low: np.ndarray, *, window: int = 20) -> float:
+    """``mean_range`` at the newest bar: the tree sum of the last ``window`` ranges / window."""
+    if len(high) < window:
+        return math.nan
+    if len(high) > window:
+        high, low = high[len(high) - window:], low[len(low) - window:]
+    return tree_sum(np.subtract(high, low).tolist(), nearest_first=True) / window
 
 
 @indicator("atr_minutes", inputs=("time", *_HLC), output="number", lookback=lambda p: p["minutes"],
@@ -247,6 +295,23 @@ def atr_minutes(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.n
     return out
 
 
+@last_value("atr_minutes")
+def _atr_minutes_last(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
+                      minutes: int = 30) -> float:
+    """``atr_minutes`` at the newest bar: the bar ATR when the last ``minutes`` bars lie within the horizon,
+    else the masked window by the array function's own numpy expression (a pairwise ``sum``) on one row."""
+    tr = _last_true_ranges(high, low, close, minutes)
+    if tr is None:
+        return math.nan
+    horizon = 60 * minutes
+    newest = int(time[-1])
+    if minutes == 1 or newest - int(time[-minutes]) < horizon:
+        return tree_sum(tr, nearest_first=True) / minutes
+    inside = np.asarray(time[-minutes:], dtype=np.int64)[None, :] > newest - horizon
+    masked = np.where(inside, np.array(tr)[None, :], 0.0).sum(axis=-1)
+    return float((masked / inside.sum(axis=-1))[0])
+
+
 def _atr_ratio(high: np.ndarray, low: np.ndarray, close: np.ndarray, fast: int, slow: int) -> np.ndarray:
     if fast >= slow:
         raise ValueError(f"fast ({fast}) must be shorter than slow ({slow})")
@@ -254,6 +319,18 @@ def _atr_ratio(high: np.ndarray, low: np.ndarray, close: np.ndarray, fast: int, 
     fast_sum, slow_sum = _window_sums(tr, (fast, slow))
     with np.errstate(divide="ignore", invalid="ignore"):
         return (fast_sum / fast) / (slow_sum / slow)
+
+
+def _last_atr_ratio(high: np.ndarray, low: np.ndarray, close: np.ndarray, fast: int, slow: int) -> float:
+    """``_atr_ratio`` at the newest bar: both tree sums, then the array's (fast_sum / fast) / (slow_sum / slow)
+    with numpy's division by zero."""
+    if fast >= slow:
+        raise ValueError(f"fast ({fast}) must be shorter than slow ({slow})")
+    tr = _last_true_ranges(high, low, close, slow)
+    if tr is None:
+        return math.nan
+    fast_sum, slow_sum = tree_sum(tr[slow - fast:], nearest_first=True), tree_sum(tr, nearest_first=True)
+    return ieee_quotient(fast_sum / fast, slow_sum / slow)
 
 
 def _ratio_lookback(p: dict[str, Any]) -> int:
@@ -279,6 +356,13 @@ def atr_ratio(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, fast: int
     return _atr_ratio(high, low, close, fast, slow)
 
 
+@last_value("atr_ratio")
+def _atr_ratio_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, fast: int = 14,
+                    slow: int = 50) -> float:
+    """``atr_ratio`` at the newest bar (see ``_last_atr_ratio``)."""
+    return _last_atr_ratio(high, low, close, fast, slow)
+
+
 @indicator("volatility_expanding", inputs=_HLC, output="boolean", lookback=_ratio_lookback,
            bounds={**_RATIO_BOUNDS, "threshold": (1.0, 100.0)}, mirror="volatility_expanding")
 def volatility_expanding(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, fast: int = 14,
@@ -293,6 +377,13 @@ def volatility_expanding(high: np.ndarray, low: np.ndarray, close: np.ndarray, *
     return _atr_ratio(high, low, close, fast, slow) >= threshold
 
 
+@last_value("volatility_expanding")
+def _volatility_expanding_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, fast: int = 14,
+                               slow: int = 50, threshold: float = 1.2) -> bool:
+    """``volatility_expanding`` at the newest bar: the newest ATR ratio >= threshold (False on NaN)."""
+    return _last_atr_ratio(high, low, close, fast, slow) >= threshold
+
+
 @indicator("volatility_contracting", inputs=_HLC, output="boolean", lookback=_ratio_lookback,
            bounds={**_RATIO_BOUNDS, "threshold": (0.01, 1.0)}, mirror="volatility_contracting")
 def volatility_contracting(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, fast: int = 14,
@@ -305,3 +396,10 @@ def volatility_contracting(high: np.ndarray, low: np.ndarray, close: np.ndarray,
     FORMULA: atr_ratio(fast, slow) <= threshold; False while atr_ratio is NaN.
     """
     return _atr_ratio(high, low, close, fast, slow) <= threshold
+
+
+@last_value("volatility_contracting")
+def _volatility_contracting_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, fast: int = 14,
+                                 slow: int = 50, threshold: float = 0.8) -> bool:
+    """``volatility_contracting`` at the newest bar: the newest ATR ratio <= threshold (False on NaN)."""
+    return _last_atr_ratio(high, low, close, fast, slow) <= threshold

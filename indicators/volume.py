@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from indicators._registry import indicator
-from indicators._rolling import preceding_mean, safe_divide
+from indicators._registry import indicator, last_value
+from indicators._rolling import last_preceding_mean, preceding_mean, safe_divide, safe_quotient
 
 __all__ = ["low_volume", "volume_ratio", "volume_spike"]
 
@@ -33,6 +33,17 @@ def volume_ratio(volume: np.ndarray, *, window: int = 20) -> np.ndarray:
     return safe_divide(volume, preceding_mean(volume, window))
 
 
+def _last_volume_ratio(volume: np.ndarray, window: int) -> float:
+    """``volume_ratio`` at the newest bar: its volume over the tree-summed mean of the window before it."""
+    return safe_quotient(volume.item(-1), last_preceding_mean(volume, window))
+
+
+@last_value("volume_ratio")
+def _volume_ratio_last(volume: np.ndarray, *, window: int = 20) -> float:
+    """``volume_ratio`` at the newest bar."""
+    return _last_volume_ratio(volume, window)
+
+
 @indicator(inputs=("volume",), output="boolean", lookback=lambda p: p["window"],
            bounds={**_WINDOW, "ratio": (1.0, 1000.0)}, mirror="volume_spike")
 def volume_spike(volume: np.ndarray, *, window: int = 20, ratio: float = 1.2) -> np.ndarray:
@@ -47,6 +58,12 @@ def volume_spike(volume: np.ndarray, *, window: int = 20, ratio: float = 1.2) ->
     return volume_ratio(volume, window=window) >= ratio
 
 
+@last_value("volume_spike")
+def _volume_spike_last(volume: np.ndarray, *, window: int = 20, ratio: float = 1.2) -> bool:
+    """``volume_spike`` at the newest bar (False while the ratio is NaN)."""
+    return _last_volume_ratio(volume, window) >= ratio
+
+
 @indicator(inputs=("volume",), output="boolean", lookback=lambda p: p["window"],
            bounds={**_WINDOW, "threshold": (0.0, 1.0)}, mirror="low_volume")
 def low_volume(volume: np.ndarray, *, window: int = 20, threshold: float = 0.5) -> np.ndarray:
@@ -59,3 +76,9 @@ def low_volume(volume: np.ndarray, *, window: int = 20, threshold: float = 0.5) 
     Formula: volume_ratio(window)[t] <= threshold.
     """
     return volume_ratio(volume, window=window) <= threshold
+
+
+@last_value("low_volume")
+def _low_volume_last(volume: np.ndarray, *, window: int = 20, threshold: float = 0.5) -> bool:
+    """``low_volume`` at the newest bar (False while the ratio is NaN)."""
+    return _last_volume_ratio(volume, window) <= threshold

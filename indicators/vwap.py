@@ -22,12 +22,13 @@ mirror. The sigma bands (``vwap_upper``/``vwap_lower``) are reflection-symmetric
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from indicators._registry import indicator
+from indicators._registry import indicator, last_value
 from indicators._shared import shared
-from indicators.sessions import day_first_bars
+from indicators.sessions import day_first_bars, newest_day_start
 
 __all__ = [
     "bearish_vwap_rejection",
@@ -47,6 +48,7 @@ _DAY_LOOKBACK = 1439  # bars before t in t's trading day, at most
 _VWAP_INPUTS = ("time", "high", "low", "close", "volume")
 _PCT = {"pct": (0.0, 10.0)}
 _K = {"k": (0.0, 10.0)}
+_Level = TypeVar("_Level", np.ndarray, float)  # a VWAP array, or its value at one bar (the twins)
 
 
 def _day_bounds(time: np.ndarray, anchor: str) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +106,7 @@ def _vwap(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray
     return _anchored_moments(time, high, low, close, volume, anchor, variance=False)[0]
 
 
-def _band_half_width(level: np.ndarray, pct: float) -> np.ndarray:
+def _band_half_width(level: _Level, pct: float) -> _Level:
     return level * (pct / 100.0)
 
 
@@ -296,3 +298,133 @@ def bearish_vwap_rejection(time: np.ndarray, open_: np.ndarray, high: np.ndarray
     """
     return _rejection(time, open_, high, low, close, volume, pct, anchor, bullish=False)
 
+
+
+# -- newest-bar twins (``@last_value``) -----------------------------------------------------------------------
+# Live, the VWAP family is read at the newest bar only. Its day starts inside the window (a day holds at most
+# 1440 bars), so the twins run ``_anchored_moments``'s operations on that day's bars alone: the same
+# element-wise arithmetic and the same sequential cumulative sums from the day's first bar give the same
+# floats, and the VWAP at the newest bar is then p0 + S_vd / S_v on those floats. Only ``vwap_band_seconds``
+# needs the VWAP at earlier bars (where the run of in-band closes began), and only when the newest close is in
+# the band. The twins share one pass over the day.
+
+
+class _DaySums(NamedTuple):
+    """The running sums of ``_anchored_moments`` over the newest bar's trading day (no variance)."""
+
+    first: int  # index of the day's first bar in the window
+    p0: float  # the day's first typical price
+    volume: np.ndarray  # cumulative volume, bar by bar
+    weighted: np.ndarray  # cumulative v * (tp - p0)
+    equal: np.ndarray  # the equal-weight mean of tp - p0 on the leading bars with cumulative volume 0
+
+
+@shared  # one pass over the day per decision for all the twins below
+def _day_sums(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
+              anchor: str) -> _DaySums:
+    """The running sums of the newest bar's day, the same floats as ``_anchored_moments(variance=False)``'s."""
+    a = newest_day_start(time, anchor)
+    tp = np.add(high[a:], low[a:], dtype=np.float64)
+    tp += close[a:]
+    tp /= 3.0
+    v = np.asarray(volume[a:], dtype=np.float64)
+    p0 = float(tp[0])
+    d = np.subtract(tp, p0, out=tp)
+    # Both running sums in one sequential pass (np.add.accumulate is what np.cumsum runs): complex addition
+    # adds real and imaginary parts on their own, so the parts are exactly cumsum(v) and cumsum(v * d); the
+    # pass is bound by the latency of one addition per bar, which the two parts share.
+    pair = np.empty(len(v), dtype=np.complex128)
+    pair.real = v
+    np.multiply(v, d, out=pair.imag)
+    sums = np.add.accumulate(pair)
+    total = sums.real
+    m = int(np.searchsorted(total, 0.0, side="right")) if v[0] == 0.0 else 0
+    equal = np.add.accumulate(d[:m]) / np.arange(1, m + 1, dtype=np.float64)
+    return _DaySums(a, p0, total, sums.imag, equal)
+
+
+def _vwap_at(sums: _DaySums, i: int) -> float:
+    """The VWAP at bar ``i`` of the day: p0 + S_vd / S_v (IEEE quotient), or p0 + the equal-weight mean."""
+    if i < len(sums.equal):
+        return float(sums.equal[i]) + sums.p0
+    weighted, total = float(sums.weighted[i]), float(sums.volume[i])
+    if total == 0.0:  # inf or NaN as numpy gives it, where Python would raise
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.float64(weighted) / total) + sums.p0
+    return weighted / total + sums.p0
+
+
+def _newest_vwap(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
+                 anchor: str) -> float:
+    sums = _day_sums(time, high, low, close, volume, anchor)
+    return _vwap_at(sums, len(sums.volume) - 1)
+
+
+def _close_in_band(close: float, level: float, pct: float) -> bool:
+    return abs(close - level) <= _band_half_width(level, pct)
+
+
+@last_value("vwap")
+def _vwap_last(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, *,
+               anchor: str = "00:00") -> float:
+    """``vwap`` at the newest bar."""
+    return _newest_vwap(time, high, low, close, volume, anchor)
+
+
+@last_value("in_vwap_band")
+def _in_vwap_band_last(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                       volume: np.ndarray, *, pct: float = 0.1, anchor: str = "00:00") -> bool:
+    """``in_vwap_band`` at the newest bar: |close - vwap| <= vwap * pct / 100 on Python floats."""
+    return _close_in_band(float(close[-1]), _newest_vwap(time, high, low, close, volume, anchor), pct)
+
+
+@last_value("vwap_band_seconds")
+def _vwap_band_seconds_last(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                            volume: np.ndarray, *, pct: float = 0.1, anchor: str = "00:00") -> float:
+    """``vwap_band_seconds`` at the newest bar: the run starts after the day's last outside close, or at the
+    day's first bar. Only when the newest close is inside is the day's VWAP computed bar by bar (as
+    ``_anchored_moments`` does) to find it."""
+    sums = _day_sums(time, high, low, close, volume, anchor)
+    if not _close_in_band(float(close[-1]), _vwap_at(sums, len(sums.volume) - 1), pct):
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.divide(sums.weighted, sums.volume)
+        level[:len(sums.equal)] = sums.equal
+        level += sums.p0
+        inside = np.abs(np.asarray(close[sums.first:], dtype=np.float64) - level) <= _band_half_width(level, pct)
+    outside = np.flatnonzero(~inside)
+    start = sums.first + (int(outside[-1]) + 1 if len(outside) else 0)
+    return float(int(time[-1]) - int(time[start]) + 60)
+
+
+@last_value("vwap_distance_pct")
+def _vwap_distance_pct_last(time: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                            volume: np.ndarray, *, anchor: str = "00:00") -> float:
+    """``vwap_distance_pct`` at the newest bar: 100 * (close - vwap) / vwap on the same floats."""
+    level = _newest_vwap(time, high, low, close, volume, anchor)
+    diff = 100.0 * (float(close[-1]) - level)
+    if level == 0.0:  # numpy's IEEE quotient (inf or NaN) where Python would raise
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.float64(diff) / level)
+    return diff / level
+
+
+@last_value("bullish_vwap_rejection")
+def _bullish_vwap_rejection_last(time: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+                                 close: np.ndarray, volume: np.ndarray, *, pct: float = 0.1,
+                                 anchor: str = "00:00") -> bool:
+    """``bullish_vwap_rejection`` at the newest bar (min(open, close) > x written as both above x, which is
+    also False for a NaN)."""
+    level = _newest_vwap(time, high, low, close, volume, anchor)
+    edge = level + _band_half_width(level, pct)
+    return float(low[-1]) <= edge and float(open_[-1]) > edge and float(close[-1]) > edge
+
+
+@last_value("bearish_vwap_rejection")
+def _bearish_vwap_rejection_last(time: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+                                 close: np.ndarray, volume: np.ndarray, *, pct: float = 0.1,
+                                 anchor: str = "00:00") -> bool:
+    """``bearish_vwap_rejection`` at the newest bar."""
+    level = _newest_vwap(time, high, low, close, volume, anchor)
+    edge = level - _band_half_width(level, pct)
+    return float(high[-1]) >= edge and float(open_[-1]) < edge and float(close[-1]) < edge

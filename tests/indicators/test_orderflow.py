@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 import indicators
 from indicators import orderflow as of
+from indicators._rolling import preceding_std, window_sum
 from ruleengine.data import Candles
+from tests.indicators.test_sessions import newest_value, same_value
 from tests.strategies import candles, small_params
 
 MIDNIGHT = 1_717_459_200  # 2024-06-04 00:00 UTC
@@ -342,3 +344,110 @@ def test_mirror_holds_on_real_bars(btc_sample) -> None:
         original = ind.compute(c)
         expected = -original if ind.mirror_kind == "negate" else original
         np.testing.assert_array_equal(indicators.get(ind.mirror).compute(mirrored), expected, err_msg=name)
+
+
+# -- newest-bar twins: windows past the Python fast path, anchors, and the rare branches of the std -----------
+
+def steady_flow(c: Candles, kind: str) -> Candles:
+    """``steady``: every bar trades 1000 with taker buys 750 +- 0.01, so the delta is 500 +- 0.02 and the std
+    kernel's two-pass branch (mean^2 > 1e6 var) decides; ``flat``: a constant delta in runs of bars (the
+    exactly-0 branch); ``idle``: runs of bars without volume (a volume mean of 0)."""
+    n = len(c)
+    rng = np.random.default_rng(n)
+    runs = np.repeat(rng.random(n // 10 + 1) < 0.5, 10)[:n]
+    if kind == "steady":
+        volume = np.full(n, 1000.0)
+        return c.with_columns(volume=volume, taker_buy_volume=750.0 + np.round(rng.uniform(-0.01, 0.01, n), 4))
+    if kind == "flat":
+        return c.with_columns(volume=np.where(runs, 100.0, c.volume),
+                              taker_buy_volume=np.where(runs, 60.0, c.taker_buy_volume))
+    if kind == "idle":
+        return c.with_columns(volume=np.where(runs, 0.0, c.volume), taker_buy_volume=np.where(runs, 0.0,
+                                                                                             c.taker_buy_volume))
+    return c
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_twins_equal_array_functions_on_steady_flat_and_idle_flow(data: st.DataObject) -> None:
+    c = steady_flow(data.draw(candles(min_size=2, max_size=600)),
+                    data.draw(st.sampled_from(["as drawn", "steady", "flat", "idle"])))
+    window = data.draw(st.sampled_from([2, 3, 20, 64, 65, 100]))
+    anchor = data.draw(st.sampled_from([*ANCHORS, "24:00"]))
+    bars_ = [*data.draw(st.lists(st.integers(0, len(c) - 1), max_size=12)), len(c) - 1]
+    cases: list[tuple[str, dict]] = [
+        *((f"{side}_delta_spike", {"window": window, "k": 2.0}) for side in ("bullish", "bearish")),
+        ("absorption", {"window": window}),
+        *((f"{side}_cvd_divergence", {"window": window, "anchor": anchor}) for side in ("bullish", "bearish")),
+    ]
+    for name, params in cases:
+        full = indicators.get(name).compute(c, **params)
+        for t in bars_:
+            got = newest_value(name, c, t, **params)
+            assert same_value(got, full[t]), f"{name}{params} at bar {t}: twin {got!r}, array {full[t]!r}"
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    ("bullish_delta_spike", {"window": 100, "k": 1.5}),
+    ("bearish_delta_spike", {"window": 65, "k": 1.0}),
+    ("absorption", {"window": 240, "volume_ratio": 1.5, "range_ratio": 1.2}),
+    ("bullish_cvd_divergence", {"window": 200, "threshold": 0.1, "anchor": "13:30"}),
+    ("bullish_cvd_divergence", {"window": 1000, "threshold": 0.0}),
+    ("bearish_cvd_divergence", {"window": 5, "threshold": 0.5, "anchor": "22:00"}),
+])
+def test_twins_equal_array_functions_on_real_bars(btc_sample, name: str, params: dict) -> None:
+    full = indicators.get(name).compute(btc_sample, **params)
+    assert full[-3000:].any()
+    for t in range(len(btc_sample) - 3000, len(btc_sample)):
+        assert same_value(newest_value(name, btc_sample, t, **params), full[t]), f"{name}{params} at bar {t}"
+
+
+# The twins' outputs are booleans, which hide a slip in the last bit of a sum; their kernels are checked here
+# bit for bit against the array kernels they stand for.
+
+FLOATS = st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(xs=st.lists(FLOATS, min_size=1, max_size=of._PYTHON_WINDOW), scale=st.sampled_from([1e-3, 1.0, 1e9]))
+def test_tree_summer_adds_in_the_order_of_window_sum(xs: list[float], scale: float) -> None:
+    xs = [x * scale for x in xs]
+    want = window_sum(np.array(xs), len(xs))[-1]
+    got = of._tree_summer(len(xs))([*xs, 12345.0])  # reads the first n values only
+    assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(base=FLOATS, steps=st.lists(st.sampled_from([0.0, 0.0, 1e-4, -1e-4, 0.5, 300.0]), min_size=3, max_size=65))
+def test_newest_preceding_std_equals_preceding_std(base: float, steps: list[float]) -> None:
+    """Near-constant and constant windows reach the two-pass branch and the exactly-0 branch."""
+    x = list(np.round(base + np.cumsum(steps), 6))
+    n = len(x) - 1
+    if n > of._PYTHON_WINDOW:
+        return
+    want = preceding_std(np.array(x), n)[-1]
+    assert of._newest_preceding_std(x, n) == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_newest_cvd_window_equals_the_array_parts(data: st.DataObject) -> None:
+    c = data.draw(candles(min_size=2, max_size=1600))
+    window = data.draw(st.integers(2, 40))
+    anchor = data.draw(st.sampled_from(ANCHORS))
+    flow, top, bottom, inside = of._cvd_position_parts(c.time, c.volume, c.taker_buy_volume, window, anchor)
+    for t in [*data.draw(st.lists(st.integers(0, len(c) - 1), max_size=20)), len(c) - 1]:
+        lo = max(0, t - 1439)
+        parts = of._newest_cvd_window(c.time[lo:t + 1], c.volume[lo:t + 1], c.taker_buy_volume[lo:t + 1], window,
+                                      anchor)
+        assert (parts is not None) == inside[t], f"bar {t}"
+        if parts is not None:
+            assert parts == (flow[t], top[t], bottom[t]), f"bar {t}"
+
+
+@pytest.mark.parametrize("value", [0.1, 1 / 3, -132.10486329130188, 36159.505490948475, 1.0490011715303971e-4])
+@pytest.mark.parametrize("n", [2, 3, 20, 37, 64])
+def test_newest_preceding_std_of_a_constant_window_is_exactly_zero(value: float, n: int) -> None:
+    x = [value] * n + [value * 5]
+    assert preceding_std(np.array(x), n)[-1] == 0.0
+    assert of._newest_preceding_std(x, n) == 0.0

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from indicators import _rolling
 from indicators import _rolling as _windows
+from indicators.volatility import _window_sums
 
 WINDOWS = [1, 2, 3, 5, 7, 20, 64, 100]
 
@@ -93,3 +94,74 @@ def test_window_exact_across_chunk_boundaries(n: int, start: int, seed: int, kin
     for f in (_windows.window_sum, _windows.window_std, _windows.window_max, _windows.window_min):
         full, part = f(x, n), f(x[start:], n)
         np.testing.assert_array_equal(part[n - 1:], full[start + n - 1:], err_msg=f"{f.__name__}({n})")
+
+
+# -- newest-bar kernels: the array kernels' last value, bit for bit -----------------------------------------
+
+
+def _bits_equal(got: object, expected: float) -> bool:
+    if type(got) is not float:
+        return False
+    if math.isnan(expected):
+        return math.isnan(got)
+    return got == expected and math.copysign(1.0, got) == math.copysign(1.0, expected)
+
+
+_LAST_KERNELS = [
+    (_windows.window_sum, _windows.last_window_sum),
+    (_windows.window_mean, _windows.last_window_mean),
+    (_windows.window_std, _windows.last_window_std),
+    (_windows.window_max, _windows.last_window_max),
+    (_windows.window_min, _windows.last_window_min),
+    (_windows.preceding_mean, _windows.last_preceding_mean),
+    (_windows.preceding_std, _windows.last_preceding_std),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 140),
+    extra=st.integers(-3, 5),
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["gamma", "quantized", "price", "scales", "signed_zeros"]),
+    specials=st.lists(st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0]), max_size=2),
+)
+def test_last_kernels_equal_array_kernels_bit_for_bit(n: int, extra: int, seed: int, kind: str,
+                                                      specials: list[float]) -> None:
+    # Windows shorter than n (NaN), exactly n and longer; constant, nearly constant (the two-pass std path),
+    # wide-ranging values, signed zeros, NaN and infinities.
+    rng = np.random.default_rng(seed)
+    m = max(1, n + extra)
+    x = {
+        "gamma": rng.gamma(2.0, 50.0, m),
+        "quantized": np.round(rng.choice([0.09, 0.1, 0.1, 0.1, 0.12], m), 3),
+        "price": 2000 + np.cumsum(rng.normal(0, 0.3, m)),
+        "scales": rng.normal(size=m) * 10.0 ** rng.uniform(-8, 8, m),
+        "signed_zeros": rng.choice([0.0, -0.0, 1.0, -1.0], m),
+    }[kind]
+    for value in specials:
+        x[rng.integers(0, m)] = value
+    x.flags.writeable = False
+    for array_kernel, last_kernel in _LAST_KERNELS:
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in a window, in either kernel
+            got, expected = last_kernel(x, n), array_kernel(x, n)[-1]
+        assert _bits_equal(got, expected), f"{last_kernel.__name__}({n}) on {m} bars: {got!r} != {expected!r}"
+
+
+@pytest.mark.parametrize("n", [*range(1, 70), 127, 128, 129, 511, 512, 513, 1000, 1023, 1500])
+def test_tree_sum_is_both_kernels_tree(n: int) -> None:
+    # tree_sum follows window_sum's tree, and with nearest_first volatility._window_sums' (another order of
+    # the same chunks); above _UNROLLED_MAX bars it takes the pairwise-list path instead of a compiled one.
+    x = np.random.default_rng(n).normal(size=n) * 10.0 ** np.random.default_rng(n + 1).uniform(-6, 6, n)
+    values = x.tolist()
+    assert _bits_equal(_windows.tree_sum(values), _windows.window_sum(x, n)[-1])
+    assert _bits_equal(_windows.tree_sum(values, nearest_first=True), _window_sums(x, (n,))[0][-1])
+
+
+def test_quotients_follow_numpy() -> None:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for x in (1.5, -1.5, 0.0, -0.0, math.inf, math.nan):
+            for by in (2.0, 0.0, -0.0, math.inf, math.nan):
+                assert _bits_equal(_windows.ieee_quotient(x, by), float(np.float64(x) / np.float64(by))), (x, by)
+                expected = _windows.safe_divide(np.array([x]), np.array([by]))[0]
+                assert _bits_equal(_windows.safe_quotient(x, by), float(expected)), (x, by)

@@ -381,3 +381,84 @@ def test_lookbacks_are_the_documented_ones() -> None:
     assert get("prior_session_low").lookback({"session": "post_ny"}) == 1440 + 120
     assert get("intraday_high").lookback() == 1439
     assert get("previous_day_low").lookback() == 2880
+
+
+# -- newest-bar twins: anchors, windows and sessions the registry-wide twin test leaves at their defaults -----
+
+TWIN_WINDOWS = [
+    sessions.DEFAULT_WINDOWS,
+    "late=22:00-02:00,short=09:00-10:00",  # one wraps midnight; most of the day lies outside every window
+    "day=00:00-24:00",
+    "a=00:00-06:00,b=06:00-13:30,c=18:00-23:59",
+]
+TWIN_ANCHORS = ["00:00", "07:30", "22:00", "24:00"]
+
+
+def newest_value(name: str, c: Candles, t: int, **params: Any) -> Any:
+    """The twin at bar t on the last lookback + 1 bars up to t, as read-only views like the live evaluator's."""
+    ind = indicators.get(name)
+    lo = max(0, t - ind.lookback(params))
+    args = []
+    for column in ind.inputs:
+        view = c.column(column)[lo:t + 1]
+        view.flags.writeable = False
+        args.append(view)
+    return ind.last(*args, **ind.resolve(params))  # type: ignore[misc]
+
+
+def same_value(twin: Any, array_value: Any) -> bool:
+    """Bit for bit: the same bool, or the same float including NaN and the sign of a zero."""
+    if isinstance(array_value, np.bool_):
+        return type(twin) is bool and twin == bool(array_value)
+    return type(twin) is float and ((np.isnan(twin) and np.isnan(array_value))
+                                    or (twin == array_value and np.signbit(twin) == np.signbit(array_value)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_twins_equal_array_functions_for_any_anchor_windows_and_session(data: st.DataObject) -> None:
+    windows = data.draw(st.sampled_from(TWIN_WINDOWS))
+    names = sessions._parse_windows(windows).names
+    session = data.draw(st.sampled_from([*names, sessions.PREVIOUS]))
+    anchor = data.draw(st.sampled_from(TWIN_ANCHORS))
+    c = data.draw(candles(min_size=2, max_size=3400))
+    bars_ = [*data.draw(st.lists(st.integers(0, len(c) - 1), max_size=12)), len(c) - 1]
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("in_session", {"session": data.draw(st.sampled_from(names)), "windows": windows}),
+        *((f"prior_session_{p}", {"session": session, "windows": windows}) for p in ("high", "low")),
+        *((f"{kind}_{p}", {"anchor": anchor}) for kind in ("intraday", "previous_day") for p in ("high", "low")),
+    ]
+    for name, params in cases:
+        full = indicators.get(name).compute(c, **params)
+        for t in bars_:
+            got = newest_value(name, c, t, **params)
+            assert same_value(got, full[t]), f"{name}{params} at bar {t}: twin {got!r}, array {full[t]!r}"
+
+
+WEEKEND = range(14_000, 17_000)  # gold bars from Thursday 2026-06-11 to Tuesday, the weekend at bar 15,273
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    *((f"prior_session_{p}", {"session": s}) for p in ("high", "low") for s in ("previous", "asian", "post_ny")),
+    *((f"{kind}_{p}", {"anchor": a}) for kind in ("intraday", "previous_day") for p in ("high", "low")
+      for a in ("00:00", "22:00")),
+])
+def test_twins_equal_array_functions_on_real_bars(xau_sample: Candles, name: str, params: dict[str, Any]) -> None:
+    full = indicators.get(name).compute(xau_sample, **params)
+    for t in WEEKEND:
+        assert same_value(newest_value(name, xau_sample, t, **params), full[t]), f"{name}{params} at bar {t}"
+
+
+def test_prior_session_twin_goes_nan_exactly_at_the_lookback() -> None:
+    """With Tuesday's 09:00-10:00 occurrence missing, Monday's is the prior one until it started 1500 bars
+    (1440 + 60, the lookback) before the bar; the twin must give NaN from exactly that bar on, as the array."""
+    windows = "short=09:00-10:00"
+    times = [t for t in minutes("2024-06-03 09:00", 3 * 1440) if not 9 * 60 <= (t - ts("2024-06-04 00:00")) // 60
+             < 10 * 60]
+    c = bars(times, [100.0 + k % 7 for k in range(len(times))], [90.0 - k % 5 for k in range(len(times))])
+    params = {"session": "short", "windows": windows}
+    assert indicators.get("prior_session_high").lookback(params) == 1500
+    full = indicators.get("prior_session_high").compute(c, **params)
+    assert full[1499] == 106.0 and np.isnan(full[1500])
+    for t in range(1300, 1700):
+        assert same_value(newest_value("prior_session_high", c, t, **params), full[t]), f"bar {t}"

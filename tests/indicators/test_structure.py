@@ -12,12 +12,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import indicators
+from indicators import _rolling as r
 from indicators import structure as s
+from indicators._shared import sharing
 from ruleengine.data import Candles
-from tests.strategies import candles
+from tests.strategies import candles, small_params
 
 NAN = math.nan
 F, T = False, True
@@ -553,3 +556,111 @@ def test_every_structure_indicator_has_a_mirror() -> None:
         ind = indicators.get(name)
         assert ind.mirror in STRUCTURE, name
         assert indicators.get(ind.mirror).mirror == name, name
+
+
+# -- newest-bar twins ---------------------------------------------------------------------------------------
+# ``test_last_values.py`` checks every twin against its array function on random and real bars. These reach
+# the paths such bars rarely take: the exact ATR behind the order blocks' ATR intervals, and NaN bars.
+
+TWINS = [n for n in STRUCTURE if indicators.get(n).last is not None]
+TWIN_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _assert_twin_matches(name: str, cols: dict[str, np.ndarray], params: dict[str, object], ts: list[int]) -> None:
+    """The twin on the last lookback + 1 bars up to t (read-only, as live) equals the array function at t."""
+    ind = indicators.get(name)
+    resolved = ind.resolve(params)
+    lookback = ind.lookback(params)
+    full = ind.func(*(cols[i] for i in ind.inputs), **resolved)
+    for t in ts:
+        window = []
+        for i in ind.inputs:
+            view = cols[i][max(0, t - lookback):t + 1]
+            view.flags.writeable = False
+            window.append(view)
+        value, expected = ind.last(*window, **resolved), full[t]
+        where = f"{name}{params} at bar {t}: twin {value!r}, array {expected!r}"
+        if ind.output == "boolean":
+            assert value is bool(expected), where
+        elif math.isnan(expected):
+            assert type(value) is float and math.isnan(value), where
+        else:
+            assert type(value) is float and value == expected, where
+            assert math.copysign(1.0, value) == math.copysign(1.0, expected), where
+
+
+def _columns(c: Candles) -> dict[str, np.ndarray]:
+    return {name: np.array(c.column(name), dtype=float) for name in ("open", "high", "low", "close")}
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=st.lists(st.floats(-1e6, 1e6, allow_nan=False) | st.floats(0, 1e-3), min_size=1, max_size=200))
+def test_tree_sum_adds_in_the_order_of_window_sum(x: list[float]) -> None:
+    assert s._tree_sum(x) == r.window_sum(np.array(x), len(x))[-1]
+
+
+@TWIN_SETTINGS
+@given(c=candles(min_size=2, max_size=120), period=st.integers(1, 30))
+def test_atr_window_exact_value_and_interval(c: Candles, period: int) -> None:
+    high, low, close = c.high, c.low, c.close
+    atr = s._AtrWindow(high, low, close, float(high[0] - low[0]), period)
+    expected = s._atr(high, low, close, period)
+    for t in range(len(c)):
+        exact = atr.exact(t)
+        if t < period - 1:
+            assert math.isnan(exact) and math.isnan(expected[t])
+            continue
+        assert exact == expected[t]
+        lo, hi = atr.bounds(t)
+        assert lo <= exact <= hi
+
+
+@pytest.mark.parametrize("name", sorted(ORDER_BLOCKS))
+@TWIN_SETTINGS
+@given(data=st.data())
+def test_order_block_twins_on_the_exact_atr_path(name: str, data: st.DataObject) -> None:
+    """With an infinite error bound no ATR interval decides anything: every impulse and height test takes the
+    exact tree sum, which the ordinary runs almost never reach."""
+    ind = indicators.get(name)
+    params = data.draw(small_params(ind))
+    assume(params.get("zone_min_atr", 0.1) <= params.get("zone_max_atr", 0.3))
+    assume(params.get("zone_min_pct", 0.001) <= params.get("zone_max_pct", 0.003))
+    c = data.draw(candles(min_size=2, max_size=300))
+    ts = data.draw(st.lists(st.integers(0, len(c) - 1), min_size=1, max_size=20))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(s, "_UNIT_ROUNDOFF", math.inf)
+        _assert_twin_matches(name, _columns(c), params, [*ts, len(c) - 1])
+
+
+@pytest.mark.parametrize("name", TWINS)
+@TWIN_SETTINGS
+@given(c=candles(min_size=2, max_size=150), data=st.data())
+def test_twins_on_bars_with_nan(name: str, c: Candles, data: st.DataObject) -> None:
+    """NaN prices (a feed gap) either fail the twins' comparisons as they fail numpy's, or send the twin to
+    its array function."""
+    cols = _columns(c)
+    for _ in range(data.draw(st.integers(1, 4))):
+        column = data.draw(st.sampled_from(sorted(cols)))
+        cols[column][data.draw(st.integers(0, len(c) - 1))] = math.nan
+    _assert_twin_matches(name, cols, {}, list(range(len(c))))
+
+
+def test_order_block_twins_share_one_walk_per_evaluation() -> None:
+    """In one ``sharing`` block the order-block twins of one window build it once (and each side once)."""
+    c = make_bars([(10, 10.5, 9.5, 10)] * 20)
+    views = []
+    for a in _columns(c).values():
+        a.flags.writeable = False
+        views.append(a)
+    calls = []
+    build = s._ob_window
+
+    def counting(*args: object) -> object:
+        calls.append(args)
+        return build(*args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp, sharing():
+        mp.setattr(s, "_ob_window", counting)
+        for name in sorted(ORDER_BLOCKS):
+            indicators.get(name).last(*views)  # type: ignore[misc]
+    assert len(calls) == 1

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import indicators
 from ruleengine.data import Candles, load_candles
 from tests.conftest import shared_file
+from tests.indicators.test_sessions import WEEKEND, newest_value, same_value
 from tests.strategies import candles
 
 MINE = [n for n in indicators.names() if indicators.get(n).category == "vwap"]
@@ -329,3 +330,42 @@ def test_percentage_band_indicators_declare_no_mirror() -> None:
 def test_lookbacks_are_one_day() -> None:
     for name in MINE:
         assert indicators.get(name).lookback() == 1439, name
+
+
+# -- newest-bar twins: anchors, quote data and bands the registry-wide twin test leaves at their defaults -----
+
+TWINS = ["in_vwap_band", "vwap_band_seconds", "vwap_distance_pct", "bullish_vwap_rejection", "bearish_vwap_rejection"]
+
+
+def with_volume(c: Candles, kind: str) -> Candles:
+    """``traded`` as drawn; ``quotes`` without any volume; ``late``: no volume before 09:00 UTC, so each day
+    opens on the equal-weight fallback and switches to volume weights during the day."""
+    if kind == "quotes":
+        return c.with_columns(volume=np.zeros(len(c)))
+    if kind == "late":
+        return c.with_columns(volume=np.where(c.time % 86_400 < 9 * 3600, 0.0, c.volume))
+    return c
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_twins_equal_array_functions_for_any_anchor_and_volume(data: st.DataObject) -> None:
+    volume = data.draw(st.sampled_from(["traded", "quotes", "late"]))
+    c = with_volume(data.draw(candles(min_size=2, max_size=2500)), volume)
+    anchor = data.draw(st.sampled_from([*ANCHORS, "24:00"]))
+    pct = data.draw(st.sampled_from([0.0, 0.01, 0.05, 0.1, 1.0]))
+    bars_ = [*data.draw(st.lists(st.integers(0, len(c) - 1), max_size=12)), len(c) - 1]
+    for name in TWINS:
+        params: dict[str, Any] = {"anchor": anchor} if name == "vwap_distance_pct" else {"anchor": anchor, "pct": pct}
+        full = indicators.get(name).compute(c, **params)
+        for t in bars_:
+            got = newest_value(name, c, t, **params)
+            assert same_value(got, full[t]), f"{name}{params} at bar {t}: twin {got!r}, array {full[t]!r}"
+
+
+@pytest.mark.parametrize("anchor", ["13:30", "22:00"])
+@pytest.mark.parametrize("name", TWINS)
+def test_twins_equal_array_functions_on_real_bars(xau_sample: Candles, name: str, anchor: str) -> None:
+    full = indicators.get(name).compute(xau_sample, anchor=anchor)
+    for t in WEEKEND:
+        assert same_value(newest_value(name, xau_sample, t, anchor=anchor), full[t]), f"{name} at bar {t}"
