@@ -12,10 +12,8 @@ CVD slope negate, bullish and bearish signals swap, buy and sell pressure swap.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-from collections.abc import Callable
 
 import numpy as np
 
@@ -27,6 +25,7 @@ from indicators._rolling import (
     preceding_std,
     segment_starts,
     segmented_accumulate,
+    tree_sum,
     window_max,
     window_mean,
     window_min,
@@ -303,35 +302,6 @@ def _floats(x: np.ndarray) -> list[float]:
     return np.asarray(x, dtype=np.float64).tolist()
 
 
-@functools.lru_cache(maxsize=_PYTHON_WINDOW)
-def _tree_summer(n: int) -> Callable[[list[float]], float]:
-    """A function of a list of n floats giving their sum in the order of ``_rolling.window_sum``.
-
-    That order: n's power-of-two chunks laid out from the oldest value, smallest chunk first, each chunk a
-    balanced tree of pairwise additions, the chunks added left to right: C(2^j0) + C(2^j1) + ...; e.g. n = 20
-    gives ((x0 + x1) + (x2 + x3)) + (the tree of x4 .. x19). The expression is written out once per n and
-    compiled (n <= _PYTHON_WINDOW): a live decision then spends about a microsecond per sum instead of
-    building the tree's levels as lists.
-    """
-
-    def tree(offset: int, size: int) -> str:
-        if size == 1:
-            return f"x[{offset}]"
-        half = size // 2
-        return f"({tree(offset, half)} + {tree(offset + half, half)})"
-
-    chunks = []
-    offset = 0
-    for bit in range(n.bit_length()):
-        if n >> bit & 1:
-            chunks.append(tree(offset, 1 << bit))
-            offset += 1 << bit
-    expression = chunks[0]
-    for chunk in chunks[1:]:
-        expression = f"({expression} + {chunk})"
-    return eval(f"lambda x: {expression}")  # the text holds only indices and additions built above
-
-
 def _newest_preceding_std(x: list[float], n: int) -> float:
     """``preceding_std(x, n)[-1]`` for the n + 1 values ``x`` (n <= _PYTHON_WINDOW), bit for bit.
 
@@ -342,7 +312,6 @@ def _newest_preceding_std(x: list[float], n: int) -> float:
     w = x[:-1]
     if all(a == b for a, b in itertools.pairwise(w)):
         return 0.0
-    tree_sum = _tree_summer(n)
     s1 = tree_sum(w)
     var = max(tree_sum([a * a for a in w]) - s1 * s1 / n, 0.0) / n  # max keeps a NaN first argument
     mean = s1 / n
@@ -472,9 +441,8 @@ def _absorption_last(
     else:
         vs = _floats(volume[lo:])
         ranges = [h - low_ for h, low_ in zip(_floats(high[lo:]), _floats(low[lo:]), strict=True)]
-        tree_sum = _tree_summer(window)
-        mean_volume = tree_sum(vs) / window  # the summer reads the first ``window`` values, the bars before t
-        mean_range = tree_sum(ranges) / window
+        mean_volume = tree_sum(vs[:-1]) / window  # the bars before t
+        mean_range = tree_sum(ranges[:-1]) / window
         last_volume, last_range = vs[-1], ranges[-1]
     if mean_volume == 0.0 or math.isnan(mean_volume):
         return False

@@ -28,7 +28,7 @@ Conventions shared by the whole module:
   the newest bar, bit for bit, on plain Python floats (see the section at the end). A change to an array
   function's float operations must be mirrored there; ``tests/indicators/test_last_values.py`` catches a
   twin that drifts. Swapping ``_atr`` for ``volatility.atr`` would change the order of the ATR sums, which
-  ``_tree_sum`` and ``_AtrWindow`` follow.
+  ``_AtrWindow`` follows (with ``_rolling.tree_sum``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from itertools import accumulate, compress, repeat
-from operator import add, ge, gt, le, lt
+from operator import ge, gt, le, lt
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -801,25 +801,6 @@ def _holds_nan(*lists: list[float]) -> bool:
     return total != total
 
 
-def _tree_sum(x: list[float]) -> float:
-    """sum(x) in the order of ``_rolling._tree_sums`` for one window of n = len(x) >= 1 bars, bit for bit.
-
-    That kernel adds a window as its power-of-two chunks, smallest first from the window's start (n = 14:
-    x[0:2], x[2:6], x[6:14]), each chunk a balanced tree of adjacent pairs, and accumulates the chunks left to
-    right. Pairing the bars level by level finds the same chunks: where a level has an odd length, its first
-    element is the next chunk's sum.
-    """
-    total: float | None = None
-    level = x
-    while level:
-        if len(level) & 1:
-            total = level[0] if total is None else total + level[0]
-            level = level[1:]
-        level = list(map(add, level[::2], level[1::2]))
-    assert total is not None
-    return total
-
-
 def _list_true_ranges(high: list[float], low: list[float], close: list[float], start: int) -> list[float]:
     """``_atr``'s true range at bars start .. n-1: max(high, close[t-1]) - min(low, close[t-1]), high - low
     on bar 0."""
@@ -868,7 +849,7 @@ class _AtrWindow:
         p = self.period
         if t < p - 1:
             return math.nan
-        return _tree_sum(self.true_ranges[t - p + 1:t + 1]) / p
+        return r.tree_sum(self.true_ranges[t - p + 1:t + 1]) / p
 
     def bounds(self, t: int) -> tuple[float, float]:
         """(lo, hi) with lo <= ``exact(t)`` <= hi, for t >= period - 1."""
@@ -1020,7 +1001,7 @@ def _equal_newest(high: np.ndarray, low: np.ndarray, close: np.ndarray, params: 
     if n < atr_period:
         return False, math.nan, False, math.nan  # ATR (hence the tolerance) still NaN: nothing touches
     # ATR on negated prices is the same float: each true range (-a) - (-b) rounds like b - a
-    atr = _tree_sum(_list_true_ranges(highs, lows, closes, k - atr_period)) / atr_period
+    atr = r.tree_sum(_list_true_ranges(highs, lows, closes, k - atr_period)) / atr_period
     tol = tolerance_atr * atr
     # a touch is top - high <= tol; on negated prices (-bottom) - (-low) <= tol, which rounds like low - bottom
     up = _visits([top - h <= tol for h in top_highs], min_touches)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import indicators
 from indicators import orderflow as of
-from indicators._rolling import preceding_std, window_sum
+from indicators._rolling import preceding_std
 from ruleengine.data import Candles
 from tests.indicators.test_sessions import newest_value, same_value
 from tests.strategies import candles, small_params
@@ -406,15 +406,6 @@ def test_twins_equal_array_functions_on_real_bars(btc_sample, name: str, params:
 # bit for bit against the array kernels they stand for.
 
 FLOATS = st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3))
-
-
-@settings(max_examples=200, deadline=None)
-@given(xs=st.lists(FLOATS, min_size=1, max_size=of._PYTHON_WINDOW), scale=st.sampled_from([1e-3, 1.0, 1e9]))
-def test_tree_summer_adds_in_the_order_of_window_sum(xs: list[float], scale: float) -> None:
-    xs = [x * scale for x in xs]
-    want = window_sum(np.array(xs), len(xs))[-1]
-    got = of._tree_summer(len(xs))([*xs, 12345.0])  # reads the first n values only
-    assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want)
 
 
 @settings(max_examples=200, deadline=None)

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import indicators
-from indicators import _rolling as r
 from indicators import structure as s
 from indicators._shared import sharing
 from ruleengine.data import Candles
@@ -591,12 +590,6 @@ def _assert_twin_matches(name: str, cols: dict[str, np.ndarray], params: dict[st
 
 def _columns(c: Candles) -> dict[str, np.ndarray]:
     return {name: np.array(c.column(name), dtype=float) for name in ("open", "high", "low", "close")}
-
-
-@settings(max_examples=200, deadline=None)
-@given(x=st.lists(st.floats(-1e6, 1e6, allow_nan=False) | st.floats(0, 1e-3), min_size=1, max_size=200))
-def test_tree_sum_adds_in_the_order_of_window_sum(x: list[float]) -> None:
-    assert s._tree_sum(x) == r.window_sum(np.array(x), len(x))[-1]
 
 
 @TWIN_SETTINGS
