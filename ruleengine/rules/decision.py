@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,9 @@ from ruleengine.dsl.graph import Graph
 from ruleengine.errors import DataError
 from ruleengine.rules.model import LAYERS, SIDES, CompiledRules, Side, SideRules
 
-__all__ = ["GRADES", "Decision", "SideSignals", "Signals", "decide_last", "evaluate_signals", "signal_hash"]
+__all__ = [
+    "GRADES", "Decision", "SideSignals", "Signals", "decide_last", "evaluate_signals", "signal_chunks", "signal_hash",
+]
 
 GRADES = ("none", "trade", "A+")
 
@@ -252,21 +254,40 @@ CHUNK_BARS = 1 << 17
 def evaluate_signals(rules: CompiledRules, candles: Candles, *, chunk: int | None = CHUNK_BARS) -> Signals:
     """Vectorised decisions for both sides over all bars (the backtest path).
 
-    A long run is evaluated in chunks of ``chunk`` bars, each on its own bars plus the ``warmup`` bars
-    before it, when the rules are window-exact: the value at t then depends on bars t - warmup .. t only,
-    so each chunk gives exactly the floats of one evaluation over all bars (the live evaluator relies on
-    the same property, and tests compare both ways). Rules that are not window-exact (Wilder smoothing)
-    are evaluated in one piece. ``chunk=None`` forces one piece.
+    A long run is evaluated in chunks of ``chunk`` bars (see :func:`signal_chunks`) and put together;
+    ``chunk=None`` forces one piece.
+    """
+    times = np.asarray(candles.time)
+    parts = [p for _, p in signal_chunks(rules, candles, chunk=chunk)]
+    if len(parts) == 1:
+        return parts[0]
+    return Signals(symbol=rules.symbol, time=times, warmup=rules.warmup,
+                   long=_concat([p.long for p in parts]), short=_concat([p.short for p in parts]))
+
+
+def signal_chunks(rules: CompiledRules, candles: Candles, *,
+                  chunk: int | None = CHUNK_BARS) -> Iterator[tuple[int, Signals]]:
+    """``(a, signals of bars a .. a + len - 1)`` for consecutive chunks of ``chunk`` bars covering all bars.
+
+    Each chunk is evaluated on its own bars plus the ``warmup`` bars before it when the rules are
+    window-exact: the value at t then depends on bars t - warmup .. t only, so each chunk gives exactly the
+    floats of one evaluation over all bars (the live evaluator relies on the same property, and tests
+    compare both ways). Rules that are not window-exact (Wilder smoothing) come in one piece, as do runs of
+    at most ``chunk + warmup`` bars. A consumer that only needs a little of each chunk (the backtest driver:
+    the signal bars) never holds all bars' arrays at once. ``Signals.warmup`` and ``decision`` of a chunk
+    count bars from the start of ``candles``'s evaluation, i.e. the chunk's bar i is bar a + i overall.
     """
     _check_columns(rules, candles)
     n, warmup = len(candles), rules.warmup
     times = np.asarray(candles.time)
     if chunk is None or n <= chunk + warmup or not rules.window_exact:
-        sides = _evaluate_piece(rules, candles, 0, n)
-        return Signals(symbol=rules.symbol, time=times, warmup=warmup, long=sides["long"], short=sides["short"])
-    parts = [_evaluate_piece(rules, candles, a, min(a + chunk, n)) for a in range(0, n, chunk)]
-    return Signals(symbol=rules.symbol, time=times, warmup=warmup,
-                   long=_concat([p["long"] for p in parts]), short=_concat([p["short"] for p in parts]))
+        bounds = [(0, n)]
+    else:
+        bounds = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+    for a, b in bounds:
+        sides = _evaluate_piece(rules, candles, a, b)
+        yield a, Signals(symbol=rules.symbol, time=times[a:b], warmup=max(warmup - a, 0),
+                         long=sides["long"], short=sides["short"])
 
 
 def _evaluate_piece(rules: CompiledRules, candles: Candles, a: int, b: int) -> dict[str, SideSignals]:
