@@ -322,6 +322,8 @@ class _OneBarStep(_Step):
 
     __slots__ = ("convert", "func")
 
+    __slots__ = ("convert", "func")
+
     def __init__(self, node: Node, convert: tuple[Callable[[Any], Any], ...]) -> None:
         super().__init__(node, 1, 1)
         self.func = _ONE_BAR[node.op]
@@ -333,6 +335,37 @@ class _OneBarStep(_Step):
             v = values[a]
             args.append(convert(v[-1]) if isinstance(v, np.ndarray) else convert(v))
         return self.func(*args)
+
+
+class _ScalarStep(_OneBarStep):
+    """A one-bar node whose inputs are all Python scalars of their type already (constants, one-bar steps,
+    newest-bar twins): nothing to convert. One- and two-input nodes, most of a plan, skip the argument list."""
+
+    __slots__ = ()
+
+    def run(self, values: Mapping[int, Any], views: Sequence[np.ndarray]) -> Any:
+        return self.func(*[values[a] for a in self.args])
+
+
+class _ScalarStep1(_ScalarStep):
+    __slots__ = ()
+
+    def run(self, values: Mapping[int, Any], views: Sequence[np.ndarray]) -> Any:
+        return self.func(values[self.args[0]])
+
+
+class _ScalarStep2(_ScalarStep):
+    __slots__ = ()
+
+    def run(self, values: Mapping[int, Any], views: Sequence[np.ndarray]) -> Any:
+        a, b = self.args
+        return self.func(values[a], values[b])
+
+
+def _one_bar_step(node: Node, convert: tuple[Callable[[Any], Any], ...], scalar: tuple[bool, ...]) -> _OneBarStep:
+    if not all(scalar):
+        return _OneBarStep(node, convert)
+    return {1: _ScalarStep1, 2: _ScalarStep2}.get(len(node.args), _ScalarStep)(node, convert)
 
 
 class _PlanBuilder:
@@ -393,6 +426,7 @@ class _BatchPlan:
 class _Reach:
     """:meth:`Graph.evaluate_last` for one output set: the bars each node needs, and plans by window length."""
 
+    outputs: tuple[int, ...]
     order: tuple[int, ...]
     need: Mapping[int, int]
     longest: int  # the most bars any node reads; longer windows share one plan
@@ -409,7 +443,7 @@ class _Reach:
             for a in node.args:
                 need[a] = max(need[a], need[n] + node.lookback)
         longest = max((need[n] + graph[n].lookback for n in order), default=1)
-        return cls(order=tuple(order), need=need, longest=longest)
+        return cls(outputs=outputs, order=tuple(order), need=need, longest=longest)
 
 
 def _has_twin(node: Node) -> bool:
@@ -440,7 +474,8 @@ class _LastPlan:
             arg_types = [graph[a].type for a in node.args]
             if (size_in == 1 and node.op in _ONE_BAR and node.type in _SCALAR_TYPES
                     and all(t in _SCALAR_TYPES for t in arg_types)):
-                builder.steps.append(_OneBarStep(node, tuple(_SCALAR_TYPES[t] for t in arg_types)))
+                scalar = tuple(a in scalars or graph[a].is_const for a in node.args)
+                builder.steps.append(_one_bar_step(node, tuple(_SCALAR_TYPES[t] for t in arg_types), scalar))
                 scalars[n] = _DTYPES[node.type]
             else:
                 wrap = tuple(_DTYPES[graph[a].type] if a in scalars else None for a in node.args)
@@ -553,13 +588,14 @@ class Graph:
         window-exact graphs. The schedule (order, ``need``, slice sizes, bound indicator calls) depends only
         on the outputs and on the window length up to the warm-up, so it is built once and reused.
         """
-        outputs = tuple(dict.fromkeys(outputs))
+        key = outputs if type(outputs) is tuple else tuple(outputs)
         total = len(candles)
-        reach = self._last_plans.get(outputs)
+        reach = self._last_plans.get(key)
         if reach is None:
             if len(self._last_plans) >= _MAX_PLANS:
                 self._last_plans.clear()
-            reach = self._last_plans[outputs] = _Reach.build(self, outputs)
+            reach = self._last_plans[key] = _Reach.build(self, tuple(dict.fromkeys(key)))
+        outputs = reach.outputs
         size = min(total, reach.longest)
         plan = reach.plans.get(size)
         if plan is None:
@@ -569,11 +605,8 @@ class Graph:
         values: dict[int, Any] = dict(plan.consts)
         views = _views(candles, plan.columns)
         with sharing():
-            for step in plan.steps:
-                value = step.run(values, views)
-                if step.keep < step.size_in and isinstance(value, np.ndarray) and len(value) > step.keep:
-                    value = value[len(value) - step.keep:]
-                values[step.id] = value
+            for step in plan.steps:  # each consumer reads the tail it needs (``_tail``)
+                values[step.id] = step.run(values, views)
         out = {}
         for n in outputs:
             v = values[n]

@@ -323,7 +323,7 @@ def decide_last(rules: CompiledRules, candles: Candles) -> tuple[Decision, Decis
     ``warmed_up=False`` and never signals.
     """
     _check_columns(rules, candles)
-    values = rules.graph.evaluate_last(candles, rules.entry_outputs())
+    values = rules.graph.evaluate_last(candles, rules.entry_nodes)
     warmed_up = len(candles) > rules.warmup
     t = int(candles.time[-1])
     long_d, short_d = (_decide_one(rules, rules.sides[s], values, t, warmed_up) for s in SIDES)

@@ -159,10 +159,15 @@ class CompiledRules:
 
     def entry_outputs(self) -> list[int]:
         """Node ids the entry decision needs (conditions, score, SL/TP)."""
+        return list(self.entry_nodes)
+
+    @functools.cached_property
+    def entry_nodes(self) -> tuple[int, ...]:
+        """:meth:`entry_outputs` as a tuple, computed once (the live path asks for it on every bar)."""
         out: list[int] = []
         for s in self.sides.values():
             out += [c.node for c in s.conditions()] + [c.node for c in s.score] + [s.stop_loss, s.take_profit]
-        return list(dict.fromkeys(out))
+        return tuple(dict.fromkeys(out))
 
     def exit_outputs(self) -> list[int]:
         out: list[int] = []
