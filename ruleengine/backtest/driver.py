@@ -3,24 +3,26 @@ only where it matters.
 
 Cost grows with bars and trades, not bars x rules: the graph evaluates every condition over all bars at
 numpy speed once; the state machine then visits the bars with a signal and the bars while a position is
-open or an entry is pending, skipping flat stretches with a binary search. Live trading feeds the same
-state machine one bar at a time (see ``tests`` for the parity check).
+open or an entry is pending, jumping over flat stretches. Live trading feeds the same state machine one bar
+at a time (see ``tests`` for the parity check).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time as _time
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
 import indicators
 from ruleengine.data import Candles
-from ruleengine.execution import EntrySignal, Event, ExecutionModel, PositionStateMachine, Trade
+from ruleengine.execution import Event, ExecutionModel, PositionStateMachine, Trade
 from ruleengine.execution.exits import ExitEvaluator
-from ruleengine.execution.types import Bar
+from ruleengine.execution.machine import SignalFields
 from ruleengine.rules.decision import Signals, evaluate_signals
 from ruleengine.rules.model import CompiledRules
 
@@ -63,26 +65,91 @@ def spread_ok_array(rules: CompiledRules, candles: Candles) -> np.ndarray:
 def signal_hashes(signals: Signals, side: str, indices: np.ndarray) -> list[str]:
     """``signal_hash`` of ``side`` at many bars at once, equal to :func:`ruleengine.rules.decision.signal_hash`.
 
-    The set of true conditions is packed into one row of bits per bar; SHA-1 is computed once per distinct
-    row (a rule file has few distinct combinations), and the candle stamps are formatted by numpy.
+    The set of conditions that held at a bar is one integer (bit j: condition j), and SHA-1 is computed once
+    per distinct set (a rule file has few distinct combinations). The strings are written by numpy into one
+    ASCII buffer, a line per bar (prefix, the candle stamp from :func:`_minute_stamps`, ``_``, the digest),
+    and split once.
     """
     ss = signals.side(side)  # type: ignore[arg-type]
     names = [f"{layer}.{name}" for layer, conds in ss.conditions.items() for name in conds]
     if len(indices) == 0:
         return []
-    bits = np.stack([arr[indices] for conds in ss.conditions.values() for arr in conds.values()], axis=1)
-    packed = np.packbits(bits, axis=1)
-    digests: dict[bytes, str] = {}
-    stamps = np.datetime_as_string(signals.time[indices].astype("datetime64[s]").astype("datetime64[m]"))
-    out = []
-    for row, stamp in zip(packed, stamps, strict=True):
-        key = row.tobytes()
-        digest = digests.get(key)
-        if digest is None:
-            true_names = [names[j] for j in np.flatnonzero(np.unpackbits(row)[: len(names)])]
-            digest = digests[key] = hashlib.sha1(",".join(sorted(true_names)).encode()).hexdigest()[:8]
-        out.append(f"{signals.symbol}_{side}_{stamp.replace('-', '').replace(':', '')}_{digest}")
+    held = [arr[indices].astype(bool, copy=False) for conds in ss.conditions.values() for arr in conds.values()]
+    if len(held) <= 64:
+        keys = np.zeros(len(indices), dtype=np.uint64)
+        for j, values in enumerate(held):
+            keys |= values.astype(np.uint64) << np.uint64(j)
+        sets, inverse = np.unique(keys, return_inverse=True)
+        true_names = [[names[j] for j in range(len(names)) if key >> j & 1] for key in sets.tolist()]
+    else:
+        rows, inverse = np.unique(np.packbits(np.stack(held, axis=1), axis=1), axis=0, return_inverse=True)
+        true_names = [[names[j] for j in np.flatnonzero(np.unpackbits(row)[: len(names)])] for row in rows]
+    digests = [hashlib.sha1(",".join(sorted(true)).encode()).hexdigest()[:8] for true in true_names]
+    inverse = inverse.reshape(-1)
+    prefix = f"{signals.symbol}_{side}_"
+    times = signals.time[indices]
+    stamps = _minute_stamps(times) if prefix.isascii() and "\n" not in prefix else None
+    if stamps is None:  # outside 1970-9999 (or an exotic symbol): numpy formats the stamps
+        texts = np.datetime_as_string(times.astype("datetime64[s]").astype("datetime64[m]")).tolist()
+        return [f"{prefix}{stamp.replace('-', '').replace(':', '')}_{digests[k]}"
+                for stamp, k in zip(texts, inverse.tolist(), strict=True)]
+    head = len(prefix) + 13
+    lines = np.empty((len(indices), head + 10), dtype=np.uint8)
+    lines[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    lines[:, len(prefix): head] = stamps
+    lines[:, head] = ord("_")
+    lines[:, head + 1: -1] = np.frombuffer("".join(digests).encode(), dtype=np.uint8).reshape(-1, 8)[inverse]
+    lines[:, -1] = ord("\n")
+    return lines.tobytes().decode("ascii").split("\n")[:-1]
+
+
+_TWO_DIGITS = np.array([[ord(a), ord(b)] for a in "0123456789" for b in "0123456789"], dtype=np.uint8)  # 00..99
+
+
+def _minute_stamps(times: np.ndarray) -> np.ndarray | None:
+    """``YYYYMMDDTHHMM`` (UTC, the minute of each epoch second) as rows of ASCII codes; None unless every time
+    falls in 1970-9999, where each stamp has exactly these 13 characters.
+
+    The date is H. Hinnant's ``civil_from_days`` (exact in the proleptic Gregorian calendar, like numpy's and
+    ``time.gmtime``'s), computed once per distinct day: shift the epoch to 0000-03-01 so that leap days end a
+    year, split the days into 400-year eras (146097 days), then into years of the era and days of the year,
+    whose month follows from ``(5 * day_of_year + 2) // 153``.
+    """
+    if times.min() < 0 or times.max() >= 253_402_300_800:  # 10000-01-01T00:00:00Z
+        return None
+    days, minute = np.divmod(times.astype(np.int64) // 60, 1440)
+    days, day_of = np.unique(days, return_inverse=True)
+    z = days + 719_468  # days since 0000-03-01
+    era = z // 146_097
+    day_of_era = z - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)  # from March 1st
+    mp = (5 * day_of_year + 2) // 153  # month from March: 0..11
+    day = day_of_year - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = year_of_era + era * 400 + (month <= 2)
+    dates = np.concatenate([_TWO_DIGITS[year // 100], _TWO_DIGITS[year % 100], _TWO_DIGITS[month],
+                            _TWO_DIGITS[day]], axis=1)
+    out = np.empty((len(times), 13), dtype=np.uint8)
+    out[:, :8] = dates[day_of.reshape(-1)]
+    out[:, 8] = ord("T")
+    out[:, 9:11] = _TWO_DIGITS[minute // 60]
+    out[:, 11:] = _TWO_DIGITS[minute % 60]
     return out
+
+
+def _orders(signals: Signals, side: str, signal_bars: np.ndarray, spread_ok: np.ndarray) -> list[SignalFields | None]:
+    """Per bar of ``signal_bars``: the fields of ``side``'s EntrySignal in order, or None where it has none."""
+    ss = signals.side(side)  # type: ignore[arg-type]
+    where = np.flatnonzero(ss.signal[signal_bars])
+    idx = signal_bars[where]
+    fields = zip(repeat(side), ss.score[idx].tolist(), ss.grade[idx].tolist(), ss.stop_loss[idx].tolist(),
+                 ss.take_profit[idx].tolist(), signal_hashes(signals, side, idx), spread_ok[idx].tolist(),
+                 strict=False)  # one row per index (repeat() never ends)
+    orders: list[SignalFields | None] = [None] * len(signal_bars)
+    for k, order in zip(where.tolist(), fields, strict=False):
+        orders[k] = order
+    return orders
 
 
 def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionModel | None = None,
@@ -96,44 +163,27 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
     model = model or ExecutionModel()
     t0 = _time.perf_counter()
     signals = evaluate_signals(rules, candles)
-    spread_ok = spread_ok_array(rules, candles)
-    times = np.asarray(candles.time)
-    lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
-    hi = len(candles) if end is None else int(np.searchsorted(times, end, side="left"))
-    machine = PositionStateMachine(
-        symbol=rules.symbol, exits=rules.exits, discipline=rules.discipline, checks=rules.checks, model=model,
-        exit_values=ExitEvaluator(rules, candles) if rules.exit_outputs() else None, allowed_symbols=allowed_symbols,
-    )
-    long_sig, short_sig = signals.long.signal, signals.short.signal
-    any_signal = np.flatnonzero(long_sig[lo:hi] | short_sig[lo:hi]) + lo
-    entries: dict[str, dict[int, EntrySignal]] = {}
-    for side, ss in (("long", signals.long), ("short", signals.short)):
-        idx = any_signal[ss.signal[any_signal]]
-        hashes = signal_hashes(signals, side, idx)
-        entries[side] = {
-            i: EntrySignal(side=side, score=sc, grade=g, stop_distance=sl, target_distance=tp, signal_hash=h,  # type: ignore[arg-type]
-                           spread_ok=ok)
-            for i, sc, g, sl, tp, h, ok in zip(
-                idx.tolist(), ss.score[idx].tolist(), ss.grade[idx].tolist(), ss.stop_loss[idx].tolist(),
-                ss.take_profit[idx].tolist(), hashes, spread_ok[idx].tolist(), strict=True)
-        }
-    long_at, short_at = entries["long"], entries["short"]
-    o, h, lw, c, s = (np.asarray(x).tolist() for x in (candles.open, candles.high, candles.low, candles.close,
-                                                         candles.spread))
-    tl = times.tolist()
-    t = lo
-    while t < hi:
-        if machine.flat:
-            k = int(np.searchsorted(any_signal, t, side="left"))
-            if k >= len(any_signal):
-                break
-            t = int(any_signal[k])
-        bar = Bar(index=t, time=tl[t], open=o[t], high=h[t], low=lw[t], close=c[t], spread=s[t])
-        machine.step(bar, long_at.get(t), short_at.get(t), last=(t == hi - 1))
-        t += 1
-    if machine.positions and hi > lo:  # the loop broke off flat-skipping with positions open: cannot happen
-        raise AssertionError("positions left open")  # pragma: no cover
+    gc_was_on = gc.isenabled()
+    # The walk creates ~100k long-lived objects per million bars (events, trades) and no reference cycles:
+    # reference counting frees whatever it drops. Python's cyclic collector, triggered by the count of new
+    # objects, would traverse the whole heap several times over meanwhile (a tenth of the time), so it waits.
+    gc.disable()
+    try:
+        spread_ok = spread_ok_array(rules, candles)
+        times = np.asarray(candles.time)
+        lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
+        hi = len(candles) if end is None else int(np.searchsorted(times, end, side="left"))
+        machine = PositionStateMachine(
+            symbol=rules.symbol, exits=rules.exits, discipline=rules.discipline, checks=rules.checks, model=model,
+            exit_values=ExitEvaluator(rules, candles) if rules.exit_outputs() else None,
+            allowed_symbols=allowed_symbols,
+        )
+        _walk(machine, candles, signals, spread_ok, lo, hi)
+    finally:
+        if gc_was_on:
+            gc.enable()
     seconds = _time.perf_counter() - t0
+    long_sig, short_sig = signals.long.signal, signals.short.signal
     return BacktestResult(
         rules_path=rules.path, symbol=rules.symbol, bars=hi - lo,
         first_time=int(times[lo]) if hi > lo else 0, last_time=int(times[hi - 1]) if hi > lo else 0,
@@ -142,3 +192,42 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
         signals={"long": int(long_sig[lo:hi].sum()), "short": int(short_sig[lo:hi].sum())},
         seconds=seconds, intrabar=rules.exits.intrabar, model=model,
     )
+
+
+def _walk(machine: PositionStateMachine, candles: Candles, signals: Signals, spread_ok: np.ndarray, lo: int,
+          hi: int) -> None:
+    """Step ``machine`` through bars ``lo..hi-1``: every bar with a signal and every bar while it holds a position
+    or a pending entry, jumping over flat stretches to the next signal.
+
+    The machine gets plain tuples (``step_fields``), no Bar or EntrySignal object per visited bar. The signal
+    bars and their orders are gathered at numpy speed, in order; any other visited bar is read through
+    memoryviews of the columns (Python ints and floats, as ``tolist()`` would give, without converting
+    million-bar columns to visit a few percent of their bars).
+    """
+    signal_bars = np.flatnonzero(signals.long.signal[lo:hi] | signals.short.signal[lo:hi]) + lo
+    columns = (candles.time, candles.open, candles.high, candles.low, candles.close, candles.spread)
+    rows = list(zip(signal_bars.tolist(), *(np.asarray(x)[signal_bars].tolist() for x in columns), strict=True))
+    longs, shorts = (_orders(signals, side, signal_bars, spread_ok) for side in ("long", "short"))
+    bar_time, bar_open, bar_high, bar_low, bar_close, bar_spread = (
+        memoryview(np.ascontiguousarray(x, dtype=np.int64 if x is candles.time else np.float64)) for x in columns)
+    step, positions, pending = machine.step_fields, machine.positions, machine.pending  # flat: both lists empty
+    n, k = len(rows), 0  # rows[k]: the first signal bar at or after t
+    t, last = lo, hi - 1
+    # ``while True`` and a break, not ``while t < hi``: CPython 3.11 specialises a loop's bytecode only once it
+    # has jumped back a few times, and a loop condition at the bottom jumps back without counting
+    while True:
+        if t >= hi:
+            break
+        if not positions and not pending:  # flat: nothing happens before the next signal
+            if k == n:
+                break
+            t = rows[k][0]
+        if k < n and rows[k][0] == t:
+            step(rows[k], longs[k], shorts[k], t == last)
+            k += 1
+        else:
+            step((t, bar_time[t], bar_open[t], bar_high[t], bar_low[t], bar_close[t], bar_spread[t]), None, None,
+                 t == last)
+        t += 1
+    if positions and hi > lo:  # the loop broke off flat-skipping with positions open: cannot happen
+        raise AssertionError("positions left open")  # pragma: no cover

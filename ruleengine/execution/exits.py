@@ -10,6 +10,7 @@ the same nodes on its window of bars.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,8 @@ from ruleengine.execution.types import Position
 from ruleengine.rules.model import SIDES, CompiledRules
 
 __all__ = ["ExitEvaluator"]
+
+_new = tuple.__new__  # ExitContext from its fields in order
 
 
 class ExitEvaluator:
@@ -46,8 +49,24 @@ class ExitEvaluator:
         frontier = {a for n in self.dynamic for a in self.graph[n].args if a not in self.dynamic}
         frontier |= {n for n in roots if n not in self.dynamic}
         self.arrays: dict[int, Any] = self.graph.evaluate(candles, sorted(frontier)) if frontier else {}
+        # a side whose exit expressions are all position-free (``distance: 0.3 * atr14``) only reads arrays:
+        # per expression, ``value_at(local index)`` or None when the rule has no such expression
+        self._position_free: dict[str, tuple[Callable[[int], Any] | None, ...]] = {
+            s: tuple(None if n is None else self._value_at(self.arrays[n]) for n in self.nodes[s]) for s in SIDES
+            if all(n is None or n not in self.dynamic for n in self.nodes[s])}
+
+    @staticmethod
+    def _value_at(v: Any) -> Callable[[int], Any]:
+        return v.item if isinstance(v, np.ndarray) else lambda _: v
 
     def __call__(self, side: str, index: int, position: Position) -> ExitContext:
+        fixed = self._position_free.get(side)
+        if fixed is not None:
+            adverse_at, trail_at, when_at = fixed
+            local = index - self.offset
+            return _new(ExitContext, (None if adverse_at is None else bool(adverse_at(local)),
+                                      math.nan if trail_at is None else float(trail_at(local)),
+                                      False if when_at is None else bool(when_at(local))))
         adverse_node, trail_node, when_node = self.nodes[side]  # type: ignore[index]
         cache: dict[int, Any] = {}
         adverse = None if adverse_node is None else bool(self._value(adverse_node, index, position, cache))

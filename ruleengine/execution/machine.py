@@ -43,19 +43,29 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple, TypeAlias
 
 from ruleengine.execution.types import Bar, EntrySignal, Event, ExecutionModel, Position, Trade
 from ruleengine.rules.model import CheckRules, DisciplineRules, ExitRules
 
-__all__ = ["ExitContext", "PositionStateMachine"]
+__all__ = ["BarFields", "ExitContext", "PositionStateMachine", "SignalFields"]
 
 #: ``exit_context(side, bar_index, position) -> ExitContext``: the rule's exit expressions at this bar.
 ExitValues = Callable[[str, int, Position], "ExitContext"]
+#: A :class:`Bar`'s fields in order, as a plain tuple: ``(index, time, open, high, low, close, spread)``.
+BarFields: TypeAlias = tuple[int, int, float, float, float, float, float]
+#: An :class:`EntrySignal`, or its fields in order as a plain tuple: ``(side, score, grade, stop_distance,
+#: target_distance, signal_hash, spread_ok)``.
+SignalFields: TypeAlias = tuple[str, float, int, float, float, str, bool]
+
+#: Builds a named tuple from its fields in order (``tuple.__new__(Event, fields)``): the per-bar path makes
+#: one event per transition, and this skips the argument parsing of a keyword call.
+_new = tuple.__new__
+_NAN = math.nan  # the very object ``math.nan``: events compare equal field by field across runs
+_INF = math.inf
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ExitContext:
+class ExitContext(NamedTuple):
     """Values of the rule's exit expressions for one position at one bar's close."""
 
     adverse: bool | None = None  # None: use the plan's built-in adverse-candle test (if enabled)
@@ -65,9 +75,27 @@ class ExitContext:
 
 _NO_CONTEXT = ExitContext()
 
+_SCORE_TEXTS: dict[float, str] = {}  # a rule's scores take few values: their texts are formatted once
+
+
+def _score_text(score: float) -> str:
+    """``score 5`` for the signal event; cached by value except zero, because ``0.0 == -0.0`` reads ``-0``."""
+    text = _SCORE_TEXTS.get(score)
+    if text is None:
+        text = f"score {score:g}"
+        if score and len(_SCORE_TEXTS) < 1024:
+            _SCORE_TEXTS[score] = text
+    return text
+
 
 class PositionStateMachine:
-    """Positions, pending entries and discipline state of one symbol (see the module docstring)."""
+    """Positions, pending entries and discipline state of one symbol (see the module docstring).
+
+    A backtest steps it tens of thousands of times per million bars, so the per-bar path works on plain
+    tuples (:meth:`step_fields`; :meth:`step` hands its :class:`Bar` over as one), unpacks them once, keeps
+    what it reads repeatedly in locals and builds events and trades as tuples. It keeps the order of
+    operations, and so every float, of the rules above.
+    """
 
     def __init__(self, *, symbol: str, exits: ExitRules, discipline: DisciplineRules, checks: CheckRules,
                  model: ExecutionModel | None = None, exit_values: ExitValues | None = None,
@@ -79,8 +107,9 @@ class PositionStateMachine:
         self.model = model or ExecutionModel()
         self.exit_values = exit_values
         self.allowed = None if allowed_symbols is None else frozenset(allowed_symbols)
+        # positions and pending are never rebound, only changed in place: a driver may hold on to them
         self.positions: list[Position] = []
-        self.pending: list[tuple[EntrySignal, int]] = []  # (signal, close time of the signal bar)
+        self.pending: list[tuple[SignalFields, int]] = []  # (signal, close time of the signal bar)
         self.events: list[Event] = []
         self.trades: list[Trade] = []
         self.blocked: Counter[str] = Counter()
@@ -90,7 +119,6 @@ class PositionStateMachine:
         self.seen: dict[str, int] = {}
         self._next_id = 1
         self.last_bar_time: int | None = None
-        self._mae: dict[int, float] = {}
 
     # -- public --------------------------------------------------------------------------------------------
     @property
@@ -101,72 +129,96 @@ class PositionStateMachine:
     def step(self, bar: Bar, long: EntrySignal | None = None, short: EntrySignal | None = None,
              *, last: bool = False) -> list[Event]:
         """Process one closed bar; returns the events it produced (also appended to :attr:`events`)."""
-        if self.last_bar_time is not None and bar.time <= self.last_bar_time:
-            raise ValueError(f"bar at {bar.time} is not after the last bar stepped ({self.last_bar_time}): each "
+        events = self.events
+        start = len(events)
+        self.step_fields(bar[:], long, short, last)
+        return events[start:]
+
+    def step_fields(self, bar: BarFields, long: SignalFields | None, short: SignalFields | None,
+                    last: bool) -> None:
+        """:meth:`step` with the bar and the signals as tuples of their fields in order, returning nothing.
+
+        The backtest's way in: it makes no :class:`Bar` or :class:`EntrySignal` per bar. Any tuple in field
+        order works for a signal, an :class:`EntrySignal` included.
+        """
+        time, last_time = bar[1], self.last_bar_time
+        if last_time is not None and time <= last_time:
+            raise ValueError(f"bar at {time} is not after the last bar stepped ({last_time}): each "
                              f"closed bar must be stepped exactly once, in order (a refresh of the same candle "
                              f"would otherwise fill an entry at the signal bar's own open)")
-        self.last_bar_time = bar.time
-        start = len(self.events)
+        self.last_bar_time = time
         if self.pending:
             self._fill(bar)
         if self.positions:
             self._intrabar(bar)
-        if self.positions:
-            self._at_close(bar)
+            if self.positions:
+                self._at_close(bar)
         if long is not None or short is not None:
             self._signals(bar, long, short, last)
         if last:
+            close, spread = bar[5], bar[6]
             for p in list(self.positions):
-                self._close(p, bar, self._market_exit_price(p, bar.close, bar.spread), "end_of_data")
-        return self.events[start:]
+                self._close(p, bar, self._market_exit_price(p, close, spread), "end_of_data")
 
     # -- 1. fills ------------------------------------------------------------------------------------------
-    def _fill(self, bar: Bar) -> None:
+    def _fill(self, bar: BarFields) -> None:
         slip = self.model.slippage
+        index, time, open_, _, _, _, spread = bar
+        events = self.events
         for signal, signal_close in self.pending:
-            if bar.time != signal_close:
+            if time != signal_close:
                 # the market was closed or silent since the signal: a market order sent then is not filled at a
                 # later reopening price the rule never saw
                 self._block(bar, signal, "stale_entry")
                 continue
-            if signal.side == "long":
-                price = (bar.open + bar.spread) * (1 + slip)
-                sl, tp = price - signal.stop_distance, price + signal.target_distance
+            side, score, grade, stop_distance, target_distance, signal_hash, _ = signal
+            if side == "long":
+                price = (open_ + spread) * (1.0 + slip)
+                sl, tp = price - stop_distance, price + target_distance
             else:
-                price = bar.open * (1 - slip)
-                sl, tp = price + signal.stop_distance, price - signal.target_distance
-            p = Position(id=self._next_id, side=signal.side, entry_index=bar.index, entry_time=bar.time,
-                         entry_price=price, initial_sl=sl, sl=sl, tp=tp, score=signal.score, grade=signal.grade,
-                         signal_hash=signal.signal_hash, best_price=price, worst_price=price)
-            self._next_id += 1
-            self.positions.append(p)
-            self._emit(bar, "entry", p.side, "filled at the open", price, p.id, signal.signal_hash)
+                price = open_ * (1.0 - slip)
+                sl, tp = price + stop_distance, price - target_distance
+            pid = self._next_id
+            # id, side, entry_index, entry_time, entry_price, initial_sl, sl, tp, score, grade, signal_hash,
+            # trailing_active, best_price, worst_price
+            self.positions.append(Position(pid, side, index, time, price, sl, sl, tp, score, grade, signal_hash,
+                                           False, price, price))
+            self._next_id = pid + 1
+            events.append(_new(Event, (time, index, "entry", side, "filled at the open", price, pid, signal_hash)))
         self.pending.clear()
 
     # -- 2. intrabar ---------------------------------------------------------------------------------------
-    def _intrabar(self, bar: Bar) -> None:
+    def _intrabar(self, bar: BarFields) -> None:
+        # min(a, b) is written ``b if b < a else a`` and max(a, b) ``b if b > a else a``: the builtins' exact
+        # rule (the first argument wins ties and NaN comparisons), without their call
         slip = self.model.slippage
+        index, _, bid_open, bid_high, bid_low, _, spread = bar
         for p in list(self.positions):
+            psl, ptp = p.sl, p.tp
             best_before, worst_before = p.best_price, p.worst_price
-            if p.side == "long":
-                lo, hi, op = bar.low, bar.high, bar.open
-                stop_hit, target_hit = lo <= p.sl, hi >= p.tp
-                gap_stop, gap_target = op <= p.sl, op >= p.tp
-                stop_price = min(p.sl, op) * (1 - slip)
-                p.worst_price = min(p.worst_price, max(lo, stop_price) if stop_hit else lo)
-                p.best_price = max(p.best_price, min(hi, p.tp) if target_hit else hi)
-            else:
-                lo, hi, op = bar.low + bar.spread, bar.high + bar.spread, bar.open + bar.spread
-                stop_hit, target_hit = hi >= p.sl, lo <= p.tp
-                gap_stop, gap_target = op >= p.sl, op <= p.tp
-                stop_price = max(p.sl, op) * (1 + slip)
-                p.worst_price = max(p.worst_price, min(hi, stop_price) if stop_hit else hi)
-                p.best_price = min(p.best_price, max(lo, p.tp) if target_hit else lo)
-            if p.entry_index != bar.index and (gap_stop or gap_target):
+            if p.side == "long":  # a long's stop and target are hit by the bid
+                lo, hi, op = bid_low, bid_high, bid_open
+                stop_hit, target_hit = lo <= psl, hi >= ptp
+                gap_stop, gap_target = op <= psl, op >= ptp
+                stop_price = (op if op < psl else psl) * (1.0 - slip)
+                worst = (stop_price if stop_price > lo else lo) if stop_hit else lo
+                p.worst_price = worst if worst < worst_before else worst_before
+                best = (ptp if ptp < hi else hi) if target_hit else hi
+                p.best_price = best if best > best_before else best_before
+            else:  # a short's by the ask
+                lo, hi, op = bid_low + spread, bid_high + spread, bid_open + spread
+                stop_hit, target_hit = hi >= psl, lo <= ptp
+                gap_stop, gap_target = op >= psl, op <= ptp
+                stop_price = (op if op > psl else psl) * (1.0 + slip)
+                worst = (stop_price if stop_price < hi else hi) if stop_hit else hi
+                p.worst_price = worst if worst > worst_before else worst_before
+                best = (ptp if ptp > lo else lo) if target_hit else lo
+                p.best_price = best if best < best_before else best_before
+            if p.entry_index != index and (gap_stop or gap_target):
                 if gap_stop:
                     self._close(p, bar, stop_price, "trailing_stop_gap" if p.trailing_active else "stop_loss_gap")
                 else:
-                    self._close(p, bar, p.tp, "take_profit_gap")
+                    self._close(p, bar, ptp, "take_profit_gap")
                 continue
             if stop_hit and target_hit:
                 self.ambiguous_exits += 1
@@ -182,98 +234,120 @@ class PositionStateMachine:
                                 ambiguous=True)
                 else:
                     p.worst_price = worst_before
-                    self._close(p, bar, p.tp, "take_profit", ambiguous=True)
+                    self._close(p, bar, ptp, "take_profit", ambiguous=True)
             elif stop_hit:
                 self._close(p, bar, stop_price, "trailing_stop" if p.trailing_active else "stop_loss")
             elif target_hit:
-                self._close(p, bar, p.tp, "take_profit")
+                self._close(p, bar, ptp, "take_profit")
 
     # -- 3. close of bar -----------------------------------------------------------------------------------
     def _market_exit_price(self, p: Position, bid: float, spread: float) -> float:
         slip = self.model.slippage
-        return bid * (1 - slip) if p.side == "long" else (bid + spread) * (1 + slip)
+        return bid * (1.0 - slip) if p.side == "long" else (bid + spread) * (1.0 + slip)
 
-    def _at_close(self, bar: Bar) -> None:
+    def _at_close(self, bar: BarFields) -> None:
+        exits, exit_values, slip = self.exits, self.exit_values, self.model.slippage
+        index, time, bid_open, _, _, close, spread = bar
         for p in list(self.positions):
-            ctx = self.exit_values(p.side, bar.index, p) if self.exit_values is not None else _NO_CONTEXT
-            price = self._market_exit_price(p, bar.close, bar.spread)
-            adverse = ctx.adverse
+            long = p.side == "long"
+            adverse, trailing_distance, exit_when = (
+                _NO_CONTEXT if exit_values is None else exit_values(p.side, index, p))
+            price = close * (1.0 - slip) if long else (close + spread) * (1.0 + slip)
             if adverse is None:
-                adverse = self.exits.adverse_candle and bar.index > p.entry_index and (
-                    (bar.close < bar.open and bar.close < p.entry_price) if p.side == "long"
-                    else (bar.close > bar.open and bar.close + bar.spread > p.entry_price))
-            elif bar.index == p.entry_index:
+                adverse = exits.adverse_candle and index > p.entry_index and (
+                    (close < bid_open and close < p.entry_price) if long
+                    else (close > bid_open and close + spread > p.entry_price))
+            elif index == p.entry_index:
                 adverse = False  # never on the entry bar: the entry is the reaction to that bar's setup
             if adverse:
                 self._close(p, bar, price, "adverse_candle")
                 continue
-            if ctx.exit_when:
+            if exit_when:
                 self._close(p, bar, price, "exit_when")
                 continue
-            if self.exits.max_hold is not None and bar.close_time - p.entry_time >= self.exits.max_hold:
+            if exits.max_hold is not None and time + 60 - p.entry_time >= exits.max_hold:
                 self._close(p, bar, price, "max_hold")
                 continue
-            if self.exits.trailing_activate_r is not None:
-                self._trail(p, bar, ctx.trailing_distance)
+            if exits.trailing_activate_r is not None:
+                self._trail(p, bar, trailing_distance)
 
-    def _trail(self, p: Position, bar: Bar, distance: float) -> None:
-        if not (distance > 0):  # NaN (undefined) or non-positive: no trailing on this bar
+    def _trail(self, p: Position, bar: BarFields, distance: float) -> None:
+        if not (distance > 0.0):  # NaN (undefined) or non-positive: no trailing on this bar
             return
-        mark = bar.close if p.side == "long" else bar.close + bar.spread
-        r_now = ((mark - p.entry_price) if p.side == "long" else (p.entry_price - mark)) / p.risk
+        long = p.side == "long"
+        close = bar[5]
+        mark = close if long else close + bar[6]
+        entry = p.entry_price
+        r_now = ((mark - entry) if long else (entry - mark)) / abs(entry - p.initial_sl)
         if not p.trailing_active and r_now >= self.exits.trailing_activate_r:
             p.trailing_active = True
         if not p.trailing_active:
             return
-        new = mark - distance if p.side == "long" else mark + distance
-        if (p.side == "long" and new > p.sl) or (p.side == "short" and new < p.sl):
+        new = mark - distance if long else mark + distance
+        if (long and new > p.sl) or (p.side == "short" and new < p.sl):
             p.sl = new
-            self._emit(bar, "sl_moved", p.side, f"trailing at {distance:.6g} behind the close", new, p.id,
-                       p.signal_hash)
+            self.events.append(_new(Event, (bar[1] + 60, bar[0], "sl_moved", p.side,
+                                            f"trailing at {distance:.6g} behind the close", new, p.id,
+                                            p.signal_hash)))
 
     # -- 4. signals ----------------------------------------------------------------------------------------
-    def _block(self, bar: Bar, signal: EntrySignal, reason: str) -> None:
+    def _block(self, bar: BarFields, signal: SignalFields, reason: str) -> None:
         self.blocked[reason] += 1
-        self._emit(bar, "blocked", signal.side, reason, math.nan, None, signal.signal_hash)
+        self.events.append(_new(Event, (bar[1] + 60, bar[0], "blocked", signal[0], reason, _NAN, None,
+                                        signal[5])))  # side, signal_hash
 
-    def _signals(self, bar: Bar, long: EntrySignal | None, short: EntrySignal | None, last: bool) -> None:
-        candidates = [s for s in (long, short) if s is not None]
-        for s in candidates:
-            self._emit(bar, "signal", s.side, f"score {s.score:g}", math.nan, None, s.signal_hash)
-        if len(candidates) == 2:
-            a, b = candidates
-            if self.discipline.conflict == "higher_score" and a.score != b.score:
-                loser = b if a.score > b.score else a
+    def _signals(self, bar: BarFields, long: SignalFields | None, short: SignalFields | None, last: bool) -> None:
+        index, time, _, _, _, _, spread = bar
+        t = time + 60  # the signal bar's close
+        events = self.events
+        if long is None or short is None:
+            signal = short if long is None else long
+            side, score, _, stop_distance, target_distance, signal_hash, spread_ok = signal  # type: ignore[misc]
+            text = _SCORE_TEXTS.get(score) or _score_text(score)
+            events.append(_new(Event, (t, index, "signal", side, text, _NAN, None, signal_hash)))
+        else:
+            long_score, short_score = long[1], short[1]
+            text = _SCORE_TEXTS.get(long_score) or _score_text(long_score)
+            events.append(_new(Event, (t, index, "signal", long[0], text, _NAN, None, long[5])))
+            text = _SCORE_TEXTS.get(short_score) or _score_text(short_score)
+            events.append(_new(Event, (t, index, "signal", short[0], text, _NAN, None, short[5])))
+            if self.discipline.conflict == "higher_score" and long_score != short_score:
+                loser = short if long_score > short_score else long
                 self._block(bar, loser, "conflict")
-                candidates = [a if loser is b else b]
+                signal = long if loser is short else short
+                side, score, _, stop_distance, target_distance, signal_hash, spread_ok = signal
             else:
-                for s in candidates:
-                    self._block(bar, s, "conflict")
+                self._block(bar, long, "conflict")
+                self._block(bar, short, "conflict")
                 return
-        signal = candidates[0]
-        t = bar.close_time
-        if not (0 < signal.stop_distance < math.inf and 0 < signal.target_distance < math.inf):
+        if not (0.0 < stop_distance < _INF and 0.0 < target_distance < _INF):
             return self._block(bar, signal, "invalid_order")  # no position without a real stop and target
         d, c, m = self.discipline, self.checks, self.model
         if self.allowed is not None and self.symbol not in self.allowed:
             return self._block(bar, signal, "symbol_not_allowed")
-        if d.dedupe and signal.signal_hash in self.seen:
+        seen = self.seen
+        if d.dedupe and signal_hash in seen:
             return self._block(bar, signal, "duplicate_signal")
-        self.seen[signal.signal_hash] = t
-        if len(self.seen) > 4096:  # keep the last hour of hashes: a hash names its candle, older ones cannot recur
-            self.seen = {h: s for h, s in self.seen.items() if s >= t - 3600}
-        if len(self.positions) + len(self.pending) >= d.max_concurrent:
+        seen[signal_hash] = t
+        if len(seen) > 4096:  # keep the last hour of hashes: a hash names its candle, older ones cannot recur
+            self.seen = {h: s for h, s in seen.items() if s >= t - 3600}
+        positions, pending = self.positions, self.pending
+        if len(positions) + len(pending) >= d.max_concurrent:
             return self._block(bar, signal, "max_concurrent")
-        if any(p.side != signal.side for p in self.positions) or any(q.side != signal.side for q, _ in self.pending):
-            # on a netting account (the MT5 default) an opposite order closes the position instead of hedging it
-            return self._block(bar, signal, "opposite_position")
+        for p in positions:
+            if p.side != side:
+                # on a netting account (the MT5 default) an opposite order closes the position instead of hedging it
+                return self._block(bar, signal, "opposite_position")
+        for q, _ in pending:
+            if q[0] != side:
+                return self._block(bar, signal, "opposite_position")
         if self.last_exit_time is not None and t < self.last_exit_time + d.cool_off:
             return self._block(bar, signal, "cool_off")
         if self.last_signal_time is not None and t < self.last_signal_time + d.cooldown:
             return self._block(bar, signal, "cooldown")
-        if not signal.spread_ok:
+        if not spread_ok:
             return self._block(bar, signal, "spread")
-        if signal.stop_distance <= bar.spread:
+        if stop_distance <= spread:
             return self._block(bar, signal, "stop_within_spread")  # it would be stopped out by the spread alone
         if m.slippage > c.max_slippage:
             return self._block(bar, signal, "slippage_budget")
@@ -282,32 +356,28 @@ class PositionStateMachine:
         if last:
             return self._block(bar, signal, "end_of_data")
         self.last_signal_time = t
-        self.pending.append((signal, bar.close_time))
+        pending.append((signal, t))
         return None
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
-    def _emit(self, bar: Bar, kind: str, side: str, reason: str, price: float, position: int | None,
-              signal_hash: str) -> None:
-        self.events.append(Event(time=bar.close_time if kind != "entry" else bar.time, index=bar.index,
-                                 kind=kind, side=side, reason=reason, price=price, position=position,  # type: ignore[arg-type]
-                                 signal_hash=signal_hash))
-
-    def _close(self, p: Position, bar: Bar, price: float, reason: str, *, ambiguous: bool = False) -> None:
+    def _close(self, p: Position, bar: BarFields, price: float, reason: str, *, ambiguous: bool = False) -> None:
         self.positions.remove(p)
-        sign = 1.0 if p.side == "long" else -1.0
-        costs = self.model.commission * (p.entry_price + price)
-        r = (sign * (price - p.entry_price) - costs) / p.risk
-        if p.side == "long":
-            mae = (p.entry_price - min(p.worst_price, price)) / p.risk
-            mfe = (max(p.best_price, price) - p.entry_price) / p.risk
+        side, entry = p.side, p.entry_price
+        risk = abs(entry - p.initial_sl)  # p.risk
+        sign = 1.0 if side == "long" else -1.0
+        costs = self.model.commission * (entry + price)
+        r = (sign * (price - entry) - costs) / risk
+        worst, best = p.worst_price, p.best_price
+        if side == "long":
+            mae = (entry - (price if price < worst else worst)) / risk
+            mfe = ((price if price > best else best) - entry) / risk
         else:
-            mae = (max(p.worst_price, price) - p.entry_price) / p.risk
-            mfe = (p.entry_price - min(p.best_price, price)) / p.risk
-        self.trades.append(Trade(
-            side=p.side, entry_time=p.entry_time, exit_time=bar.close_time, entry_index=p.entry_index,
-            exit_index=bar.index, entry_price=p.entry_price, exit_price=price, sl=p.initial_sl, tp=p.tp,
-            exit_reason=reason, r_multiple=r, mae_r=max(mae, 0.0), mfe_r=max(mfe, 0.0), score=p.score,
-            grade=p.grade, signal_hash=p.signal_hash, ambiguous=ambiguous, trailing_active=p.trailing_active,
-        ))
-        self.last_exit_time = bar.close_time
-        self._emit(bar, "exit", p.side, reason, price, p.id, p.signal_hash)
+            mae = ((price if price > worst else worst) - entry) / risk
+            mfe = (entry - (price if price < best else best)) / risk
+        index, close_time = bar[0], bar[1] + 60
+        self.trades.append(_new(Trade, (
+            side, p.entry_time, close_time, p.entry_index, index, entry, price, p.initial_sl, p.tp, reason, r,
+            0.0 if mae < 0.0 else mae, 0.0 if mfe < 0.0 else mfe, p.score, p.grade, p.signal_hash, ambiguous,
+            p.trailing_active, {})))  # the fields of Trade in order; extra: a fresh dict
+        self.last_exit_time = close_time
+        self.events.append(_new(Event, (close_time, index, "exit", side, reason, price, p.id, p.signal_hash)))

@@ -1,9 +1,17 @@
-"""Value types of the execution layer: bars, entry signals, events, trades, the execution model."""
+"""Value types of the execution layer: bars, entry signals, events, trades, the execution model.
+
+The values the state machine makes or takes per bar (:class:`Bar`, :class:`EntrySignal`, :class:`Event`,
+:class:`Trade`) are named tuples, not dataclasses: a backtest creates hundreds of thousands of them, and a
+tuple is built in a fraction of the time a frozen dataclass's ``__init__`` takes. They keep what the
+dataclasses offered (keyword construction, named fields, defaults, immutability, field-wise ``==`` and
+``repr``) and are tuples besides (``_asdict()`` and ``_replace()`` stand in for ``dataclasses.asdict`` and
+``replace``). The machine builds them as ``tuple.__new__(Event, fields)`` from their fields in order.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 __all__ = ["Bar", "EntrySignal", "Event", "ExecutionModel", "Position", "Trade"]
 
@@ -27,8 +35,7 @@ class ExecutionModel:
     commission: float = 0.0
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Bar:
+class Bar(NamedTuple):
     """One closed M1 bar as the state machine sees it. Prices are bid; the ask is bid + spread."""
 
     index: int
@@ -44,8 +51,7 @@ class Bar:
         return self.time + 60
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class EntrySignal:
+class EntrySignal(NamedTuple):
     """A side's verdict at a bar's close, with the order it asks for (distances already clamped)."""
 
     side: Side
@@ -57,9 +63,11 @@ class EntrySignal:
     spread_ok: bool = True
 
 
-@dataclass(kw_only=True, slots=True)
+@dataclass(slots=True)
 class Position:
-    """An open position. ``sl`` moves (trailing, only tightening); ``initial_sl`` defines R."""
+    """An open position. ``sl`` moves (trailing, only tightening); ``initial_sl`` defines R.
+
+    Not keyword-only: the state machine opens thousands per backtest and passes the fields in order."""
 
     id: int
     side: Side
@@ -82,8 +90,7 @@ class Position:
         return abs(self.entry_price - self.initial_sl)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Event:
+class Event(NamedTuple):
     """One recorded transition: what happened, when, and why."""
 
     time: int
@@ -96,11 +103,7 @@ class Event:
     signal_hash: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Trade:
-    """A closed trade. ``r_multiple`` is the result in units of the initial risk, net of spread, slippage and
-    commission; ``mae_r`` / ``mfe_r`` the maximum adverse / favourable excursion in R while open."""
-
+class _TradeFields(NamedTuple):
     side: Side
     entry_time: int
     exit_time: int
@@ -117,9 +120,27 @@ class Trade:
     score: float
     grade: int
     signal_hash: str
-    ambiguous: bool = False
-    trailing_active: bool = False
-    extra: dict[str, float] = field(default_factory=dict)
+    ambiguous: bool
+    trailing_active: bool
+    extra: dict[str, float]
+
+
+class Trade(_TradeFields):
+    """A closed trade. ``r_multiple`` is the result in units of the initial risk, net of spread, slippage and
+    commission; ``mae_r`` / ``mfe_r`` the maximum adverse / favourable excursion in R while open.
+
+    ``extra`` (free-form numbers a caller attaches) is a fresh dict per trade unless one is given, which is
+    why this named tuple has its own constructor."""
+
+    __slots__ = ()
+
+    def __new__(cls, side: Side, entry_time: int, exit_time: int, entry_index: int, exit_index: int,
+                entry_price: float, exit_price: float, sl: float, tp: float, exit_reason: str, r_multiple: float,
+                mae_r: float, mfe_r: float, score: float, grade: int, signal_hash: str, ambiguous: bool = False,
+                trailing_active: bool = False, extra: dict[str, float] | None = None) -> Trade:
+        return tuple.__new__(cls, (side, entry_time, exit_time, entry_index, exit_index, entry_price, exit_price,
+                                   sl, tp, exit_reason, r_multiple, mae_r, mfe_r, score, grade, signal_hash, ambiguous,
+                                   trailing_active, {} if extra is None else extra))
 
     @property
     def hold_seconds(self) -> int:

@@ -4,16 +4,20 @@ What must hold for a backtest to be worth anything: the whole pipeline is causal
 trades exactly like the full run up to bar k); a ``start``/``end`` window trades only inside itself while its
 indicators stay warmed up by the bars before it; skipping flat stretches changes nothing against stepping
 every bar; every trade is bracketed by a stop and a target on the correct sides; every signal is accounted
-for, as an entry or a refusal with its reason.
+for, as an entry or a refusal with its reason; the hashes made for all signals at once are the decisions' own.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ruleengine.backtest.driver import BacktestResult, run_backtest, spread_ok_array
+from ruleengine.backtest.driver import BacktestResult, _minute_stamps, run_backtest, signal_hashes, spread_ok_array
 from ruleengine.data import Candles
 from ruleengine.execution import Bar, EntrySignal, ExecutionModel, PositionStateMachine
 from ruleengine.execution.exits import ExitEvaluator
@@ -166,3 +170,27 @@ def test_a_constant_refusal_blocks_the_whole_run(rules: CompiledRules, xau_sampl
     assert result.trades == []
     assert set(result.blocked) == {"conflict", refusal}
     assert result.blocked.total() == sum(result.signals.values()) == sum(full.signals.values())
+
+
+# -- (f) signal hashes in bulk ---------------------------------------------------------------------------------
+def test_signal_hashes_at_once_equal_each_decisions_hash(rules: CompiledRules, xau_sample: Candles) -> None:
+    signals = evaluate_signals(rules, xau_sample)
+    for side in SIDES:
+        bars = np.flatnonzero(signals.side(side).signal)
+        assert len(bars) > 0
+        expected = [signals.decision(int(t), side).signal_hash for t in bars]
+        assert signal_hashes(signals, side, bars) == expected
+        assert signal_hashes(signals, side, bars[::-1]) == expected[::-1]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=253_402_300_799), min_size=1, max_size=20))
+def test_candle_stamps_are_the_utc_minute(times: list[int]) -> None:
+    """Dates computed per distinct day (1970-9999) read like ``time.gmtime``'s."""
+    stamps = _minute_stamps(np.array(times, dtype=np.int64))
+    assert stamps is not None
+    assert [row.tobytes().decode() for row in stamps] == [time.strftime("%Y%m%dT%H%M", time.gmtime(t)) for t in times]
+
+
+@pytest.mark.parametrize("t", [-60, 253_402_300_800])
+def test_candle_stamps_outside_four_digit_years_are_left_to_numpy(t: int) -> None:
+    assert _minute_stamps(np.array([0, t], dtype=np.int64)) is None

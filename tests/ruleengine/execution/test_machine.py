@@ -14,7 +14,6 @@ of the module's constants, whose every field is spelled out) so that it states i
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -86,7 +85,7 @@ def rows(events: Iterable[Event]) -> list[tuple[object, ...]]:
 
 def assert_close(actual: Trade, expected: Trade) -> None:
     """Field by field, floats to 1e-12 (for the trades whose slippage or commission rounds)."""
-    got, want = dataclasses.asdict(actual), dataclasses.asdict(expected)
+    got, want = actual._asdict(), expected._asdict()
     floats = [k for k, v in want.items() if isinstance(v, float)]
     assert {k: v for k, v in got.items() if k not in floats} == {k: v for k, v in want.items() if k not in floats}
     assert {k: got[k] for k in floats} == pytest.approx({k: want[k] for k in floats}, rel=1e-12, abs=1e-12)
