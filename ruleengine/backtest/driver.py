@@ -23,7 +23,7 @@ from ruleengine.data import Candles
 from ruleengine.execution import Event, ExecutionModel, PositionStateMachine, Trade
 from ruleengine.execution.exits import ExitEvaluator
 from ruleengine.execution.machine import SignalFields
-from ruleengine.rules.decision import Signals, evaluate_signals
+from ruleengine.rules.decision import Signals, signal_chunks
 from ruleengine.rules.model import CompiledRules
 
 __all__ = ["BacktestResult", "run_backtest", "signal_hashes", "spread_ok_array"]
@@ -162,52 +162,81 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
     """
     model = model or ExecutionModel()
     t0 = _time.perf_counter()
-    signals = evaluate_signals(rules, candles)
+    times = np.asarray(candles.time)
+    lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
+    hi = len(candles) if end is None else int(np.searchsorted(times, end, side="left"))
+    spread_ok = spread_ok_array(rules, candles)
+    rows, longs, shorts, counts = _signal_rows(rules, candles, spread_ok, lo, hi)
     gc_was_on = gc.isenabled()
     # The walk creates ~100k long-lived objects per million bars (events, trades) and no reference cycles:
     # reference counting frees whatever it drops. Python's cyclic collector, triggered by the count of new
     # objects, would traverse the whole heap several times over meanwhile (a tenth of the time), so it waits.
     gc.disable()
     try:
-        spread_ok = spread_ok_array(rules, candles)
-        times = np.asarray(candles.time)
-        lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
-        hi = len(candles) if end is None else int(np.searchsorted(times, end, side="left"))
         machine = PositionStateMachine(
             symbol=rules.symbol, exits=rules.exits, discipline=rules.discipline, checks=rules.checks, model=model,
             exit_values=ExitEvaluator(rules, candles) if rules.exit_outputs() else None,
             allowed_symbols=allowed_symbols,
         )
-        _walk(machine, candles, signals, spread_ok, lo, hi)
+        _walk(machine, candles, rows, longs, shorts, lo, hi)
     finally:
         if gc_was_on:
             gc.enable()
     seconds = _time.perf_counter() - t0
-    long_sig, short_sig = signals.long.signal, signals.short.signal
     return BacktestResult(
         rules_path=rules.path, symbol=rules.symbol, bars=hi - lo,
         first_time=int(times[lo]) if hi > lo else 0, last_time=int(times[hi - 1]) if hi > lo else 0,
         trades=machine.trades, events=machine.events, blocked=machine.blocked,
-        ambiguous_exits=machine.ambiguous_exits,
-        signals={"long": int(long_sig[lo:hi].sum()), "short": int(short_sig[lo:hi].sum())},
+        ambiguous_exits=machine.ambiguous_exits, signals=counts,
         seconds=seconds, intrabar=rules.exits.intrabar, model=model,
     )
 
 
-def _walk(machine: PositionStateMachine, candles: Candles, signals: Signals, spread_ok: np.ndarray, lo: int,
-          hi: int) -> None:
-    """Step ``machine`` through bars ``lo..hi-1``: every bar with a signal and every bar while it holds a position
-    or a pending entry, jumping over flat stretches to the next signal.
+Row = tuple[int, int, float, float, float, float, float]  # a bar's fields in Bar order (index first)
+
+
+def _signal_rows(rules: CompiledRules, candles: Candles, spread_ok: np.ndarray, lo: int,
+                 hi: int) -> tuple[list[Row], list[SignalFields | None], list[SignalFields | None], dict[str, int]]:
+    """The bars in lo..hi-1 where either side signals, in order: their fields, each side's order (or None),
+    and the count of signals per side.
+
+    The rules are evaluated chunk by chunk (:func:`ruleengine.rules.decision.signal_chunks`) and only this
+    much is kept of each chunk, so the per-bar arrays of all conditions never exist for all bars at once
+    (putting them together would cost more memory traffic than computing some of them).
+    """
+    rows: list[Row] = []
+    longs: list[SignalFields | None] = []
+    shorts: list[SignalFields | None] = []
+    counts = {"long": 0, "short": 0}
+    columns = [np.asarray(x) for x in (candles.time, candles.open, candles.high, candles.low, candles.close,
+                                       candles.spread)]
+    for a, part in signal_chunks(rules, candles):
+        b = a + len(part.time)
+        s, e = max(lo, a) - a, min(hi, b) - a  # this chunk's share of lo..hi-1, in chunk positions
+        if s >= e:
+            continue
+        long_sig, short_sig = part.long.signal[s:e], part.short.signal[s:e]
+        counts["long"] += int(np.count_nonzero(long_sig))
+        counts["short"] += int(np.count_nonzero(short_sig))
+        local = np.flatnonzero(long_sig | short_sig) + s
+        bars = local + a
+        rows += zip(bars.tolist(), *(x[bars].tolist() for x in columns), strict=True)
+        longs += _orders(part, "long", local, spread_ok[a:b])
+        shorts += _orders(part, "short", local, spread_ok[a:b])
+    return rows, longs, shorts, counts
+
+
+def _walk(machine: PositionStateMachine, candles: Candles, rows: list[Row], longs: list[SignalFields | None],
+          shorts: list[SignalFields | None], lo: int, hi: int) -> None:
+    """Step ``machine`` through bars ``lo..hi-1``: every signal bar (``rows``, with each side's order) and every
+    bar while it holds a position or a pending entry, jumping over flat stretches to the next signal.
 
     The machine gets plain tuples (``step_fields``), no Bar or EntrySignal object per visited bar. The signal
-    bars and their orders are gathered at numpy speed, in order; any other visited bar is read through
+    bars and their orders were gathered at numpy speed, in order; any other visited bar is read through
     memoryviews of the columns (Python ints and floats, as ``tolist()`` would give, without converting
     million-bar columns to visit a few percent of their bars).
     """
-    signal_bars = np.flatnonzero(signals.long.signal[lo:hi] | signals.short.signal[lo:hi]) + lo
     columns = (candles.time, candles.open, candles.high, candles.low, candles.close, candles.spread)
-    rows = list(zip(signal_bars.tolist(), *(np.asarray(x)[signal_bars].tolist() for x in columns), strict=True))
-    longs, shorts = (_orders(signals, side, signal_bars, spread_ok) for side in ("long", "short"))
     bar_time, bar_open, bar_high, bar_low, bar_close, bar_spread = (
         memoryview(np.ascontiguousarray(x, dtype=np.int64 if x is candles.time else np.float64)) for x in columns)
     step, positions, pending = machine.step_fields, machine.positions, machine.pending  # flat: both lists empty
