@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -468,6 +469,65 @@ def test_equal_highs_match_reference(real_slice: Candles, window: int, min_touch
     assert_same(call("equal_highs", real_slice, **p), flags)
     assert_same(call("equal_highs_level", real_slice, **p), levels)
     assert any(flags)
+
+
+def _touch_visits(high: np.ndarray, atr: np.ndarray, window: int, tolerance_atr: float) -> list[int]:
+    """Visits to the window's top per bar, with the touch test as written: top - high <= tolerance_atr * ATR."""
+    top = s._window_max(high, window)
+    tol = tolerance_atr * atr
+    visits = [0] * len(high)
+    with np.errstate(invalid="ignore"):
+        for t in range(window - 1, len(high)):
+            hits = [bool(top[t] - h <= tol[t]) for h in high[t - window + 1: t + 1]]
+            visits[t] = hits[0] + sum(b > a for a, b in pairwise(hits))
+    return visits
+
+
+@pytest.fixture(params=["threshold", "direct"])
+def touch_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run _equal_tops through its per-bar threshold at every window, or through the test as written."""
+    monkeypatch.setattr(s, "_THRESHOLD_WINDOW", 0 if request.param == "threshold" else 10**6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.usefixtures("touch_path")
+def test_equal_tops_threshold_is_the_written_test(seed: int) -> None:
+    # _equal_tops compares each high with one per-bar threshold; on prices where that threshold is far from
+    # fl(top - tol) or undefined (tol of the order of top, zero, infinite and NaN prices or ATRs, negative
+    # prices, ties on a rounding boundary) it must still count exactly the touches of the written test
+    with np.errstate(all="ignore"):  # inf - inf and 0 * inf are part of the test
+        _check_equal_tops_on_odd_floats(np.random.default_rng(seed))
+
+
+def _check_equal_tops_on_odd_floats(rng: np.random.Generator) -> None:
+    n, window = 400, int(rng.integers(3, 12))
+    special = np.array([0.0, -0.0, 5e-324, -5e-324, 1e-300, 1e300, -1e300, np.inf, -np.inf, np.nan, 1.0, 2.0])
+    high = np.where(rng.random(n) < 0.5, rng.choice(special, n), rng.choice([-1.0, 1.0, 1e-3, 1e3], n)
+                    * rng.integers(1, 8, n) * 0.25 * (1 + rng.integers(0, 3, n) * 2.0**-52))
+    atr = np.where(rng.random(n) < 0.3, rng.choice(special, n), np.abs(high) * rng.choice([0.0, 0.5, 1.0, 2.0], n)
+                   + rng.random(n))
+    for tolerance_atr in (0.0, 0.1, 1.0, 5.0):
+        visits = _touch_visits(high, atr, window, tolerance_atr)
+        for min_touches in (1, 2, 3):
+            flag, level = s._equal_tops(high, atr, window=window, min_touches=min_touches,
+                                        tolerance_atr=tolerance_atr)
+            expected = np.array(visits) >= min_touches
+            np.testing.assert_array_equal(flag, expected)
+            np.testing.assert_array_equal(level, np.where(expected, s._window_max(high, window), np.nan))
+
+
+@pytest.mark.usefixtures("touch_path")
+def test_equal_tops_on_prices_near_a_rounding_boundary() -> None:
+    # highs one float apart around fl(top - tol): the threshold's neighbours decide each touch
+    rng = np.random.default_rng(7)
+    top, tol = 2345.67, 0.1 * 0.8765
+    c = top - tol
+    near = [c, np.nextafter(c, 0), np.nextafter(c, np.inf), np.nextafter(np.nextafter(c, 0), 0), top]
+    high = rng.choice(near, 3000)
+    atr = np.full(3000, 0.8765)
+    for window, min_touches in ((5, 2), (20, 4), (100, 10)):
+        flag, _ = s._equal_tops(high, atr, window=window, min_touches=min_touches, tolerance_atr=0.1)
+        np.testing.assert_array_equal(flag, np.array(_touch_visits(high, atr, window, 0.1)) >= min_touches)
 
 
 @pytest.mark.parametrize(("left", "right", "within"), [(2, 2, 60), (1, 1, 20), (3, 2, 120)])
