@@ -74,10 +74,11 @@ def shared(func: F) -> F:
                 # an array apart from any other argument
             else:
                 key.append(a)
-        for item in sorted(kwargs.items()):
-            if isinstance(item[1], np.ndarray):
-                return func(*args, **kwargs)
-            key.append(item)
+        if kwargs:
+            for item in sorted(kwargs.items()):
+                if isinstance(item[1], np.ndarray):
+                    return func(*args, **kwargs)
+                key.append(item)
         k = tuple(key)
         try:
             hit = memo.get(k)
