@@ -268,19 +268,22 @@ def last_value(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
     ``func`` takes the indicator's positional inputs and keyword-only parameters (same names and defaults)
     and returns ``func(*inputs)[-1]`` of the array function as a Python scalar, reading only the last
-    ``lookback + 1`` bars. Returns ``func`` unchanged.
+    ``lookback + 1`` bars. A twin serving a family of indicators with the same parameters may take
+    ``**params`` instead of listing them; it is then always called with every parameter resolved (as the
+    live evaluator does). Returns ``func`` unchanged.
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         ind = get(name)
         if ind.last is not None:
             raise ValueError(f"indicator {name!r} has two newest-bar twins")
-        ours = inspect.signature(ind.func).parameters
-        theirs = inspect.signature(func).parameters
-        if [(p.name, p.kind, p.default) for p in ours.values()] != [(p.name, p.kind, p.default)
-                                                                    for p in theirs.values()]:
+        ours = list(inspect.signature(ind.func).parameters.values())
+        theirs = list(inspect.signature(func).parameters.values())
+        if theirs and theirs[-1].kind is inspect.Parameter.VAR_KEYWORD:  # a twin shared by a family
+            ours = [p for p in ours if p.kind is not p.KEYWORD_ONLY] + theirs[-1:]
+        if [(p.name, p.kind, p.default) for p in ours] != [(p.name, p.kind, p.default) for p in theirs]:
             raise TypeError(f"{func.__name__}: the newest-bar twin of {name!r} must have its signature "
-                            f"{inspect.signature(ind.func)}")
+                            f"{inspect.signature(ind.func)} (or its inputs and **params)")
         _REGISTRY[name] = dataclasses.replace(ind, last=func)
         return func
 

@@ -37,8 +37,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from itertools import accumulate, compress, repeat
-from operator import ge, gt, le, lt
-from typing import Any, Literal, TypeVar
+from operator import ge, gt, itemgetter, le, lt
+from typing import Any, Literal
 
 import numpy as np
 
@@ -963,12 +963,11 @@ def in_bearish_ob(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: n
 #   from a guaranteed interval around ATR, and the exact tree sum computed only when the interval straddles
 #   the threshold (see ``_AtrWindow``).
 #
-# The four order-block twins share one computation per evaluation, and so do the four equal highs/lows twins
-# (``_per_evaluation``, keyed on the live plan's input views). A cache hit costs about as much as the cheaper
-# twins (sweeps, swings, CHOCH), which compute their own.
+# The order-block twins share one computation per evaluation, and so do the four equal highs/lows twins
+# (``@shared``, keyed on the live plan's input views). A cache hit costs about as much as the cheaper twins
+# (sweeps, swings, CHOCH), which compute their own.
 
 _UNIT_ROUNDOFF = 2.0 ** -53
-_T = TypeVar("_T")
 _F64 = np.dtype(np.float64)
 
 
@@ -1041,28 +1040,16 @@ class _AtrWindow:
         return (d - self.err) / p, (d + self.err) / p
 
 
-@shared
-def _evaluation_memo() -> dict[tuple[Any, ...], tuple[Any, tuple[np.ndarray, ...]]]:
-    """A dict that lives as long as the current ``sharing`` block (a new, unshared one outside any)."""
-    return {}
+@shared  # the four equal highs/lows twins of one evaluation share it
+def _shared_equal_newest(high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                         params: tuple[int, int, float, int]) -> tuple[bool, float, bool, float] | None:
+    return _equal_newest(high, low, close, params)
 
 
-def _per_evaluation(build: Callable[..., _T], arrays: tuple[np.ndarray, ...], params: tuple[Any, ...]) -> _T:
-    """``build(*arrays, params)``, computed once per ``sharing`` block for the same arrays and parameters.
-
-    The same contract as ``@shared`` (read-only arrays keyed by identity and kept alive by the memo, so
-    their ids cannot be reused), with a cheaper key: ``@shared`` spends ~1 us per array on its generic key
-    (dtype string, shape), more than a cache hit is worth to the twins here.
-    """
-    for a in arrays:
-        if a.flags.writeable:
-            return build(*arrays, params)
-    memo = _evaluation_memo()
-    key = (build, *map(id, arrays), params)
-    hit = memo.get(key)
-    if hit is None:
-        hit = memo[key] = (build(*arrays, params), arrays)
-    return hit[0]
+@shared  # the eight order-block twins of one evaluation share it (each side reads its half)
+def _shared_ob_window(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                      params: tuple[int, float, float, float, float, float, int, int]) -> _ObWindow | None:
+    return _ob_window(open_, high, low, close, params)
 
 
 # swings
@@ -1197,7 +1184,7 @@ def _equal_value(high: np.ndarray, low: np.ndarray, close: np.ndarray, which: in
     """Item ``which`` of ``_equal_newest`` (0, 1: highs' flag, level; 2, 3: lows'), shared by the four twins
     of one evaluation; from the array function when the bars hold a NaN."""
     params = (window, min_touches, tolerance_atr, atr_period)
-    both = _per_evaluation(_equal_newest, (high, low, close), params)
+    both = _shared_equal_newest(high, low, close, params)
     if both is not None:
         return both[which]
     kw = dict(window=window, min_touches=min_touches, tolerance_atr=tolerance_atr, atr_period=atr_period)
@@ -1401,7 +1388,7 @@ def _ob_window(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.n
 def _ob_value(output: _ObOutput, down: bool, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
               close: np.ndarray, params: tuple[int, float, float, float, float, float, int, int]) -> float | bool:
     """One order-block output at the newest bar, as ``_order_block_up`` / ``_order_block_down`` give it."""
-    window = _per_evaluation(_ob_window, (open_, high, low, close), params)
+    window = _shared_ob_window(open_, high, low, close, params)
     if window is None:
         names = ("lookback", "impulse_atr", "zone_min_atr", "zone_max_atr", "zone_min_pct", "zone_max_pct",
                  "atr_period", "expire")
@@ -1426,81 +1413,24 @@ def _ob_value(output: _ObOutput, down: bool, open_: np.ndarray, high: np.ndarray
     return -top if down else top - window.height(zone)
 
 
-@last_value("bullish_ob_top")
-def _bullish_ob_top_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
-                         lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
-                         zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
-                         atr_period: int = 14, expire: int = 30) -> float:
-    """``bullish_ob_top`` at the newest bar: the top of the zone ``_ObWindow`` finds."""
-    return float(_ob_value("top", False, open_, high, low, close, (
-        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+_OB_PARAMS = itemgetter("lookback", "impulse_atr", "zone_min_atr", "zone_max_atr", "zone_min_pct",
+                        "zone_max_pct", "atr_period", "expire")  # in _ObWindow's order
 
 
-@last_value("bullish_ob_bottom")
-def _bullish_ob_bottom_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
-                            lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
-                            zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
-                            atr_period: int = 14, expire: int = 30) -> float:
-    """``bullish_ob_bottom`` at the newest bar: top - height of the zone ``_ObWindow`` finds."""
-    return float(_ob_value("bottom", False, open_, high, low, close, (
-        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+def _ob_twin(name: str, output: _ObOutput, down: bool) -> Callable[..., float | bool]:
+    """The newest-bar twin of one of the eight order-block outputs: ``_ob_value`` for that output and side
+    (the bearish side is the bullish rule on negated prices, negated back where it is a level)."""
+    convert = bool if output in ("retest", "in_zone") else float
+
+    def twin(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, **params: Any) -> float | bool:
+        return convert(_ob_value(output, down, open_, high, low, close, _OB_PARAMS(params)))
+
+    twin.__name__ = twin.__qualname__ = f"_{name}_last"
+    twin.__doc__ = f"``{name}`` at the newest bar (see ``_ob_value``)."
+    return twin
 
 
-@last_value("bullish_ob_retest")
-def _bullish_ob_retest_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
-                            lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
-                            zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
-                            atr_period: int = 14, expire: int = 30) -> bool:
-    """``bullish_ob_retest`` at the newest bar: low[t] <= top of the active zone formed before t."""
-    return bool(_ob_value("retest", False, open_, high, low, close, (
-        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
-
-
-@last_value("in_bullish_ob")
-def _in_bullish_ob_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
-                        lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
-                        zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
-                        atr_period: int = 14, expire: int = 30) -> bool:
-    """``in_bullish_ob`` at the newest bar: 0 <= top - close[t] <= height of the zone ``_ObWindow`` finds."""
-    return bool(_ob_value("in_zone", False, open_, high, low, close, (
-        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
-
-
-@last_value("bearish_ob_top")
-def _bearish_ob_top_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
-                         lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
-                         zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
-                         atr_period: int = 14, expire: int = 30) -> float:
-    """``bearish_ob_top`` at the newest bar: the bullish bottom on negated prices, negated back."""
-    return float(_ob_value("top", True, open_, high, low, close, (
-        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
-
-
-@last_value("bearish_ob_bottom")
-def _bearish_ob_bottom_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
-                            lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
-                            zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
-                            atr_period: int = 14, expire: int = 30) -> float:
-    """``bearish_ob_bottom`` at the newest bar: the bullish top on negated prices, negated back."""
-    return float(_ob_value("bottom", True, open_, high, low, close, (
-        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
-
-
-@last_value("bearish_ob_retest")
-def _bearish_ob_retest_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
-                            lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
-                            zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
-                            atr_period: int = 14, expire: int = 30) -> bool:
-    """``bearish_ob_retest`` at the newest bar: the bullish retest on negated prices."""
-    return bool(_ob_value("retest", True, open_, high, low, close, (
-        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
-
-
-@last_value("in_bearish_ob")
-def _in_bearish_ob_last(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *,
-                        lookback: int = 3, impulse_atr: float = 1.0, zone_min_atr: float = 0.1,
-                        zone_max_atr: float = 0.3, zone_min_pct: float = 0.001, zone_max_pct: float = 0.003,
-                        atr_period: int = 14, expire: int = 30) -> bool:
-    """``in_bearish_ob`` at the newest bar: the bullish in-zone test on negated prices."""
-    return bool(_ob_value("in_zone", True, open_, high, low, close, (
-        lookback, impulse_atr, zone_min_atr, zone_max_atr, zone_min_pct, zone_max_pct, atr_period, expire)))
+for _side, _down in (("bullish", False), ("bearish", True)):
+    for _name, _output in ((f"{_side}_ob_top", "top"), (f"{_side}_ob_bottom", "bottom"),
+                           (f"{_side}_ob_retest", "retest"), (f"in_{_side}_ob", "in_zone")):
+        last_value(_name)(_ob_twin(_name, _output, _down))

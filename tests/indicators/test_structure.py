@@ -715,5 +715,6 @@ def test_order_block_twins_share_one_walk_per_evaluation() -> None:
     with pytest.MonkeyPatch.context() as mp, sharing():
         mp.setattr(s, "_ob_window", counting)
         for name in sorted(ORDER_BLOCKS):
-            indicators.get(name).last(*views)  # type: ignore[misc]
+            ind = indicators.get(name)
+            ind.last(*views, **ind.resolve())  # type: ignore[misc]
     assert len(calls) == 1
