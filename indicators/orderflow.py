@@ -12,7 +12,6 @@ CVD slope negate, bullish and bearish signals swap, buy and sell pressure swap.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -20,20 +19,21 @@ import numpy as np
 from indicators._registry import indicator, last_value
 from indicators._rolling import (
     day_index,
+    last_preceding_mean,
+    last_preceding_std,
     parse_hhmm,
     preceding_mean,
     preceding_std,
     segment_starts,
     segmented_accumulate,
-    tree_sum,
     window_max,
     window_mean,
     window_min,
-    window_std,
     window_sum,
 )
 from indicators._shared import shared
 from indicators.sessions import newest_day_start
+from indicators.volume import _last_volume_ratio
 from indicators.volume import volume_ratio as _volume_ratio
 
 __all__ = [
@@ -291,33 +291,7 @@ def sell_pressure(volume: np.ndarray, taker_buy_volume: np.ndarray, *, window: i
 # -- newest-bar twins (``@last_value``) -----------------------------------------------------------------------
 # Live, these are read at the newest bar only. The CVD twins run the session cumsum on the newest bar's day
 # alone (a sequential cumsum from the day's first bar: the same floats). The delta-spike and absorption twins
-# read ``window`` + 1 bars; up to _PYTHON_WINDOW bars they redo the window kernels of ``_rolling`` on Python
-# floats (the same binary tree of additions, the same operations after it), beyond that they run those
-# kernels on the one window, which is window-exact by construction.
-
-_PYTHON_WINDOW = 64  # bars up to which Python floats beat numpy's per-call overhead
-
-
-def _floats(x: np.ndarray) -> list[float]:
-    return np.asarray(x, dtype=np.float64).tolist()
-
-
-def _newest_preceding_std(x: list[float], n: int) -> float:
-    """``preceding_std(x, n)[-1]`` for the n + 1 values ``x`` (n <= _PYTHON_WINDOW), bit for bit.
-
-    ``_rolling._population_std`` on the n values before the newest: exactly 0 on a constant window (NaN
-    counts as a change), else sqrt(max(S2 - S1 * S1 / n, 0) / n) with tree sums S1 = sum(x), S2 = sum(x * x);
-    a window with mean^2 > 1e6 var takes the kernel's two-pass path, which is run as is on this window.
-    """
-    w = x[:-1]
-    if all(a == b for a, b in itertools.pairwise(w)):
-        return 0.0
-    s1 = tree_sum(w)
-    var = max(tree_sum([a * a for a in w]) - s1 * s1 / n, 0.0) / n  # max keeps a NaN first argument
-    mean = s1 / n
-    if mean * mean > 1e6 * var:
-        return float(window_std(np.array(w), n)[-1])
-    return math.sqrt(var)
+# read ``window`` + 1 bars and run ``_rolling``'s newest-bar kernels (``last_preceding_*``) on them.
 
 
 def _session_flow(volume: np.ndarray, taker_buy_volume: np.ndarray, first: int) -> np.ndarray:
@@ -392,11 +366,8 @@ def _newest_delta_sigma(volume: np.ndarray, taker_buy_volume: np.ndarray, window
     if len(volume) <= window:
         return math.nan, math.nan
     lo = len(volume) - window - 1
-    if window > _PYTHON_WINDOW:
-        d = _delta(volume[lo:], taker_buy_volume[lo:])
-        return float(d[-1]), float(window_std(d[:-1], window)[-1])
-    d = [2.0 * b - v for v, b in zip(_floats(volume[lo:]), _floats(taker_buy_volume[lo:]), strict=True)]
-    return d[-1], _newest_preceding_std(d, window)
+    d = _delta(volume[lo:], taker_buy_volume[lo:])
+    return float(d[-1]), last_preceding_std(d, window)
 
 
 @last_value("bullish_delta_spike")
@@ -427,23 +398,10 @@ def _absorption_last(
     volume_ratio: float = 2.0,
     range_ratio: float = 1.0,
 ) -> bool:
-    """``absorption`` at the newest bar: the two preceding means as tree sums / window, the volume ratio
-    undefined (False) where the volume mean is 0 or NaN, as ``safe_divide`` makes it."""
+    """``absorption`` at the newest bar: ``volume_ratio``'s twin, and the range against its preceding mean."""
     if len(volume) <= window:
         return False
     lo = len(volume) - window - 1
-    if window > _PYTHON_WINDOW:
-        v = np.asarray(volume[lo:], dtype=np.float64)
-        bar_range = np.asarray(high[lo:], dtype=np.float64) - np.asarray(low[lo:], dtype=np.float64)
-        mean_volume = float(window_mean(v[:-1], window)[-1])
-        mean_range = float(window_mean(bar_range[:-1], window)[-1])
-        last_volume, last_range = float(v[-1]), float(bar_range[-1])
-    else:
-        vs = _floats(volume[lo:])
-        ranges = [h - low_ for h, low_ in zip(_floats(high[lo:]), _floats(low[lo:]), strict=True)]
-        mean_volume = tree_sum(vs[:-1]) / window  # the bars before t
-        mean_range = tree_sum(ranges[:-1]) / window
-        last_volume, last_range = vs[-1], ranges[-1]
-    if mean_volume == 0.0 or math.isnan(mean_volume):
-        return False
-    return last_volume / mean_volume >= volume_ratio and last_range <= range_ratio * mean_range
+    bar_range = np.subtract(high[lo:], low[lo:], dtype=np.float64)
+    heavy = _last_volume_ratio(volume[lo:], window) >= volume_ratio  # NaN (undefined) compares false
+    return heavy and float(bar_range[-1]) <= range_ratio * last_preceding_mean(bar_range, window)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import indicators
 from indicators import orderflow as of
-from indicators._rolling import preceding_std
+from indicators._rolling import last_preceding_std, preceding_std
 from ruleengine.data import Candles
 from tests.indicators.test_sessions import newest_value, same_value
 from tests.strategies import candles, small_params
@@ -414,10 +414,8 @@ def test_newest_preceding_std_equals_preceding_std(base: float, steps: list[floa
     """Near-constant and constant windows reach the two-pass branch and the exactly-0 branch."""
     x = list(np.round(base + np.cumsum(steps), 6))
     n = len(x) - 1
-    if n > of._PYTHON_WINDOW:
-        return
     want = preceding_std(np.array(x), n)[-1]
-    assert of._newest_preceding_std(x, n) == want
+    assert last_preceding_std(np.array(x), n) == want  # the delta spikes' kernel
 
 
 @settings(max_examples=60, deadline=None)
@@ -441,4 +439,4 @@ def test_newest_cvd_window_equals_the_array_parts(data: st.DataObject) -> None:
 def test_newest_preceding_std_of_a_constant_window_is_exactly_zero(value: float, n: int) -> None:
     x = [value] * n + [value * 5]
     assert preceding_std(np.array(x), n)[-1] == 0.0
-    assert of._newest_preceding_std(x, n) == 0.0
+    assert last_preceding_std(np.array(x), n) == 0.0
