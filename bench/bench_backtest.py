@@ -1,11 +1,13 @@
 """End-to-end backtest speed and memory over >= 1M real M1 bars, per shipped rule file.
 
-    python bench/bench_backtest.py [--bars N] [--repeat R]
+    python bench/bench_backtest.py [--bars N] [--repeat R] [--workers 1,2]
 
-Each rule file runs in its own process (so peak memory is its own): load real bars (tiled to N, see
-bench/_data.py), compile the rules, then time ``run_backtest`` (signals over all bars + the position state
-machine) best of R. Prints bars/s, trades, and the process's peak resident memory (ru_maxrss, which
-includes the data and Python itself). Target (issue 4): >= 2M bars/s for rules/xauusd.yaml, peak < 1 GB.
+Each rule file runs in its own process per thread count (so peak memory is its own): load real bars (tiled
+to N, see bench/_data.py), compile the rules, then time ``run_backtest`` (signals over all bars + the
+position state machine) best of R, with ``workers`` evaluation threads (1: everything on one core).
+Prints bars/s, trades, the CPU time of the best run (above its wall time when threads overlap) and the
+process's peak resident memory (ru_maxrss, which includes the data and Python itself). Target (issue 4):
+>= 2M bars/s for rules/xauusd.yaml, peak < 1 GB.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ sys.path.insert(0, str(HERE))
 RULES = {"XAUUSD": "rules/xauusd.yaml", "BTCUSD": "rules/btcusd.yaml"}
 
 
-def _run(symbol: str, bars: int, repeat: int, out: mp.Queue) -> None:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(symbol: str, bars: int, repeat: int, workers: int, out: mp.Queue) -> None:
     from _data import bench_candles
 
     from ruleengine.backtest.driver import run_backtest
@@ -30,30 +37,36 @@ def _run(symbol: str, bars: int, repeat: int, out: mp.Queue) -> None:
 
     candles, origin = bench_candles(symbol, bars)
     rules = load_rules(HERE.parent / RULES[symbol])
-    best, result = float("inf"), None
+    best, cpu, result = float("inf"), 0.0, None
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = run_backtest(rules, candles)
-        best = min(best, time.perf_counter() - t0)
+        c0, t0 = _cpu(), time.perf_counter()
+        result = run_backtest(rules, candles, workers=workers)
+        seconds = time.perf_counter() - t0
+        if seconds < best:
+            best, cpu = seconds, _cpu() - c0
     assert result is not None
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put((symbol, origin, len(candles), best, len(result.trades), result.ambiguous_exits, peak_mb))
+    out.put((symbol, origin, len(candles), best, cpu, len(result.trades), result.ambiguous_exits, peak_mb))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", default="1,2", help="comma-separated thread counts to run (default 1,2)")
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
-    print(f"{'rules':<20}{'bars':>11}{'seconds':>9}{'bars/s':>12}{'trades':>8}{'ambig':>7}{'peak MB':>9}")
+    print(f"{'rules':<20}{'threads':>8}{'bars':>11}{'seconds':>9}{'cpu s':>7}{'bars/s':>12}{'trades':>8}{'ambig':>7}"
+          f"{'peak MB':>9}")
     for symbol, path in RULES.items():
-        queue: mp.Queue = ctx.Queue()
-        proc = ctx.Process(target=_run, args=(symbol, args.bars, args.repeat, queue))
-        proc.start()
-        symbol, origin, n, seconds, trades, ambiguous, peak = queue.get()
-        proc.join()
-        print(f"{path:<20}{n:>11,}{seconds:>9.3f}{n / seconds:>12,.0f}{trades:>8,}{ambiguous:>7,}{peak:>9.0f}")
+        for workers in (int(w) for w in args.workers.split(",")):
+            queue: mp.Queue = ctx.Queue()
+            proc = ctx.Process(target=_run, args=(symbol, args.bars, args.repeat, workers, queue))
+            proc.start()
+            symbol, origin, n, seconds, cpu, trades, ambiguous, peak = queue.get()
+            proc.join()
+            print(f"{path:<20}{workers:>8}{n:>11,}{seconds:>9.3f}{cpu:>7.2f}{n / seconds:>12,.0f}{trades:>8,}"
+                  f"{ambiguous:>7,}{peak:>9.0f}")
         print(f"  data: {origin}")
     return 0
 

@@ -311,6 +311,8 @@ def schema_command(args: argparse.Namespace) -> int:
     arg("--slippage", type=float, default=0.0, help="adverse slippage per market fill, fraction of price"),
     arg("--latency", type=float, default=0.05, help="assumed order latency in seconds (checked against the rule)"),
     arg("--commission", type=float, default=0.0, help="commission per side, fraction of price"),
+    arg("--workers", type=int, default=None, metavar="N",
+        help="threads evaluating the signals (default: 2 on a multi-core machine); results do not depend on it"),
     arg("--json", action="store_true", help="print one JSON object (no progress or tables)"),
     arg("--trades", type=Path, default=None, metavar="OUT.csv", help="write the trades as CSV"),
     arg("--report", type=Path, default=None, metavar="OUT.html", help="write a self-contained HTML report"),
@@ -325,6 +327,9 @@ def backtest_command(args: argparse.Namespace) -> int:
     if args.start is not None and args.end is not None and args.end <= args.start:
         print("error: --to must be after --from", file=sys.stderr)
         return 2
+    if args.workers is not None and args.workers < 1:
+        print(f"error: --workers must be at least 1, not {args.workers}", file=sys.stderr)
+        return 2
     model = ExecutionModel(slippage=args.slippage, latency=args.latency, commission=args.commission)
     status = None
     if not args.json:
@@ -337,7 +342,8 @@ def backtest_command(args: argparse.Namespace) -> int:
         if status is not None:
             status.update(f"backtesting {len(candles):,} bars ...")
         allowed = set(load_symbols().symbols)
-        result = run_backtest(rules, candles, model=model, start=args.start, end=args.end, allowed_symbols=allowed)
+        result = run_backtest(rules, candles, model=model, start=args.start, end=args.end, allowed_symbols=allowed,
+                              workers=args.workers)
     finally:
         if status is not None:
             status.stop()

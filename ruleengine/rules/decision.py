@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import numpy as np
 
+from ruleengine.allocator import keep_freed_memory
 from ruleengine.data import Candles
 from ruleengine.dsl.graph import Graph
 from ruleengine.errors import DataError
@@ -137,10 +141,14 @@ def _component(v: np.ndarray, cap: float) -> np.ndarray:
     """``np.clip(np.nan_to_num(v, nan=0.0), 0.0, cap)``: undefined counts 0, the rest clamped to [0, cap].
 
     For a finite cap, clipping first and then zeroing the NaN gives the same floats (+-inf clip to cap or 0
-    either way, and a tie with a bound keeps x in both) in two passes instead of six.
+    either way, and a tie with a bound keeps x in both) in two passes instead of six; a component already in
+    range (``2 if ... else 1 if ... else 0``, the usual case) is checked in three cheap passes and returned as
+    it is (callers only read it).
     """
     if not np.isfinite(cap):
         return np.clip(np.nan_to_num(v, nan=0.0), 0.0, cap)
+    if v.size and v.min() >= 0.0 and v.max() <= cap and not np.signbit(v).any():
+        return v  # already in [0, cap], no NaN (min and max would be NaN), no -0.0: clipping changes no bit
     out = np.clip(v, 0.0, cap)
     out[np.isnan(out)] = 0.0
     return out
@@ -171,7 +179,10 @@ def _combine(rules: CompiledRules, sr: SideRules, values: Mapping[int, Any], n: 
         v = _num(g, values, comp.node, n)
         components[comp.name] = _component(v, comp.max)
     score = _total(list(components.values())) if components else np.zeros(n)
-    grade = np.where(score >= rules.a_plus_at, 2, np.where(score >= rules.trade_at, 1, 0)).astype(np.int8)
+    # 2 if score >= a_plus_at else 1 if score >= trade_at else 0, as (either) + (a_plus): no branch per bar
+    a_plus = score >= rules.a_plus_at
+    grade = np.logical_or(a_plus, score >= rules.trade_at).view(np.int8)
+    grade += a_plus.view(np.int8)
     lo, hi = rules.entry.sl_range
     sl_raw = _num(g, values, sr.stop_loss, n)
     sl = np.clip(sl_raw, lo, hi)
@@ -251,22 +262,23 @@ def _check_columns(rules: CompiledRules, candles: Candles) -> None:
 CHUNK_BARS = 1 << 17
 
 
-def evaluate_signals(rules: CompiledRules, candles: Candles, *, chunk: int | None = CHUNK_BARS) -> Signals:
+def evaluate_signals(rules: CompiledRules, candles: Candles, *, chunk: int | None = CHUNK_BARS,
+                     workers: int = 1) -> Signals:
     """Vectorised decisions for both sides over all bars (the backtest path).
 
     A long run is evaluated in chunks of ``chunk`` bars (see :func:`signal_chunks`) and put together;
-    ``chunk=None`` forces one piece.
+    ``chunk=None`` forces one piece; ``workers`` as in :func:`signal_chunks`.
     """
     times = np.asarray(candles.time)
-    parts = [p for _, p in signal_chunks(rules, candles, chunk=chunk)]
+    parts = [p for _, p in signal_chunks(rules, candles, chunk=chunk, workers=workers)]
     if len(parts) == 1:
         return parts[0]
     return Signals(symbol=rules.symbol, time=times, warmup=rules.warmup,
                    long=_concat([p.long for p in parts]), short=_concat([p.short for p in parts]))
 
 
-def signal_chunks(rules: CompiledRules, candles: Candles, *,
-                  chunk: int | None = CHUNK_BARS) -> Iterator[tuple[int, Signals]]:
+def signal_chunks(rules: CompiledRules, candles: Candles, *, chunk: int | None = CHUNK_BARS,
+                  workers: int = 1) -> Iterator[tuple[int, Signals]]:
     """``(a, signals of bars a .. a + len - 1)`` for consecutive chunks of ``chunk`` bars covering all bars.
 
     Each chunk is evaluated on its own bars plus the ``warmup`` bars before it when the rules are
@@ -276,18 +288,44 @@ def signal_chunks(rules: CompiledRules, candles: Candles, *,
     at most ``chunk + warmup`` bars. A consumer that only needs a little of each chunk (the backtest driver:
     the signal bars) never holds all bars' arrays at once. ``Signals.warmup`` and ``decision`` of a chunk
     count bars from the start of ``candles``'s evaluation, i.e. the chunk's bar i is bar a + i overall.
+
+    ``workers`` > 1 evaluates up to that many chunks at once in threads, still yielded in order. Each chunk's
+    floats are the same whichever thread computes it (a chunk reads only its own bars and every evaluation
+    has its own ``sharing`` memo: a context variable, which a thread does not inherit), so the result does
+    not depend on ``workers``; the time does, because numpy releases the GIL inside its loops while the
+    Python between them holds it (``ruleengine.backtest.driver.default_workers`` says what it gains).
     """
     _check_columns(rules, candles)
+    keep_freed_memory()  # thousands of ~1 MiB temporaries: reuse their pages (see ruleengine.allocator)
     n, warmup = len(candles), rules.warmup
     times = np.asarray(candles.time)
     if chunk is None or n <= chunk + warmup or not rules.window_exact:
         bounds = [(0, n)]
     else:
         bounds = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
-    for a, b in bounds:
+    def piece(a: int, b: int) -> tuple[int, Signals]:
         sides = _evaluate_piece(rules, candles, a, b)
-        yield a, Signals(symbol=rules.symbol, time=times[a:b], warmup=max(warmup - a, 0),
-                         long=sides["long"], short=sides["short"])
+        return a, Signals(symbol=rules.symbol, time=times[a:b], warmup=max(warmup - a, 0),
+                          long=sides["long"], short=sides["short"])
+
+    if workers <= 1 or len(bounds) == 1:
+        for a, b in bounds:
+            yield piece(a, b)
+        return
+    # at most 2 x workers chunks in flight: each holds its arrays until it is consumed
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ruleengine-chunk")
+    try:
+        ahead: deque[Future[tuple[int, Signals]]] = deque()
+        todo = iter(bounds)
+        for a, b in islice(todo, 2 * workers):
+            ahead.append(pool.submit(piece, a, b))
+        while ahead:
+            done = ahead.popleft().result()
+            for a, b in islice(todo, 1):
+                ahead.append(pool.submit(piece, a, b))
+            yield done
+    finally:  # also when the consumer stops early or a chunk raised: nothing left running
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _evaluate_piece(rules: CompiledRules, candles: Candles, a: int, b: int) -> dict[str, SideSignals]:

@@ -127,6 +127,28 @@ def test_skipping_flat_bars_equals_stepping_every_bar(rules: CompiledRules, xau_
     assert naive.ambiguous_exits == full.ambiguous_exits
 
 
+@pytest.mark.parametrize(("workers", "chunk"), [(1, 3_000), (2, 3_000), (2, 7_777), (3, 1_000), (1, 0), (2, 0)])
+def test_threads_and_chunks_change_nothing(rules: CompiledRules, xau_sample: Candles, full: BacktestResult,
+                                           workers: int, chunk: int) -> None:
+    """The walk proceeds chunk by chunk while threads evaluate the next chunks: the same run as stepping
+    every bar (``full`` equals that, above). Chunk 0 stands for a size whose boundary falls inside a trade."""
+    if chunk == 0:
+        held = next(t for t in full.trades if t.exit_index >= t.entry_index + 2)
+        chunk = held.entry_index + 1  # the second chunk starts on the bar after the fill, before the exit
+    run = run_backtest(rules, xau_sample, workers=workers, chunk=chunk)
+    assert run.trades == full.trades and run.events == full.events and run.blocked == full.blocked
+    assert (run.signals, run.ambiguous_exits) == (full.signals, full.ambiguous_exits)
+
+
+def test_a_window_walked_chunk_by_chunk(rules: CompiledRules, xau_sample: Candles) -> None:
+    """start/end inside chunks, with chunks before the window (warm-up only) and after it (not traded)."""
+    times = xau_sample.time
+    a, b = 5_500, 13_100
+    one = run_backtest(rules, xau_sample, start=int(times[a]), end=int(times[b]), workers=1, chunk=None)
+    many = run_backtest(rules, xau_sample, start=int(times[a]), end=int(times[b]), workers=2, chunk=2_000)
+    assert one.trades and many.trades == one.trades and many.events == one.events
+
+
 # -- (d) every trade bracketed -----------------------------------------------------------------------------------
 def test_every_trade_has_a_stop_and_a_target_on_the_correct_sides(rules: CompiledRules,
                                                                   full: BacktestResult) -> None:

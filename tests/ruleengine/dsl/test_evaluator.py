@@ -566,3 +566,34 @@ def test_warmup_is_static(xau_sample: Candles, text: str, warmup: int) -> None:
         assert np.isfinite(values[warmup:]).all()
         if text.startswith(("mean", "prev", "close", "clamp(close")):
             assert np.isnan(values[:warmup]).all()
+
+
+# -- the bit select behind ``where`` ------------------------------------------------------------------------
+_SPECIAL = st.sampled_from([0.0, -0.0, NAN, -NAN, math.inf, -math.inf, 5e-324, 1.0, -2.5])
+_FLOATS = st.one_of(_SPECIAL, st.floats(allow_nan=True, allow_infinity=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), size=st.integers(1, 40))
+def test_select_copies_the_bits_np_where_copies(data: st.DataObject, size: int) -> None:
+    """``_select`` is ``np.where`` bit for bit (NaN payloads and signed zeros included), for array or scalar
+    branches, and ``np.where(...).astype(bool)`` for booleans."""
+    from ruleengine.dsl.graph import _select
+
+    cond = np.array(data.draw(st.lists(st.booleans(), min_size=size, max_size=size)))
+
+    def branch() -> Any:
+        if data.draw(st.booleans()):
+            return data.draw(_FLOATS)
+        return np.array(data.draw(st.lists(_FLOATS, min_size=size, max_size=size)))
+
+    a, b = branch(), branch()
+    got = _select(False, cond, a, b)
+    want = np.where(cond, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    assert got.dtype == np.float64 and got.shape == want.shape
+    assert got.view(np.int64).tolist() == want.view(np.int64).tolist()
+    flags = [data.draw(st.one_of(st.booleans(), st.lists(st.booleans(), min_size=size, max_size=size)))
+             for _ in range(2)]
+    x, y = (np.array(f) if isinstance(f, list) else f for f in flags)
+    got_b = _select(True, cond, x, y)
+    assert got_b.dtype == np.bool_ and got_b.tolist() == np.where(cond, x, y).astype(bool).tolist()

@@ -13,9 +13,11 @@ import dataclasses
 import hashlib
 import math
 import re
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +25,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ruleengine.data import Candles, load_candles
-from ruleengine.rules.decision import Decision, SideSignals, Signals, decide_last, evaluate_signals, signal_hash
+from ruleengine.rules.decision import (
+    Decision,
+    SideSignals,
+    Signals,
+    decide_last,
+    evaluate_signals,
+    signal_chunks,
+    signal_hash,
+)
 from ruleengine.rules.model import SIDES, CompiledRules, load_rules
 from tests.conftest import REPO, shared_file
 from tests.strategies import candles
@@ -362,6 +372,43 @@ def test_chunked_evaluation_equals_one_piece_with_order_flow(btc_sample: Candles
     rules = load_rules(REPO / "rules" / "btcusd.yaml")
     _assert_prefix(evaluate_signals(rules, btc_sample, chunk=5_000), evaluate_signals(rules, btc_sample, chunk=None),
                    len(btc_sample))
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_chunks_evaluated_in_threads_equal_one_thread(xau_rules: CompiledRules, xau_sample: Candles,
+                                                      xau_signals: Signals, workers: int) -> None:
+    """Threads change no float (each chunk has its own bars and sharing memo) and keep the chunks' order."""
+    starts = [a for a, _ in signal_chunks(xau_rules, xau_sample, chunk=2_000, workers=workers)]
+    assert starts == list(range(0, len(xau_sample), 2_000))
+    _assert_prefix(evaluate_signals(xau_rules, xau_sample, chunk=2_000, workers=workers), xau_signals,
+                   len(xau_sample))
+
+
+def test_a_chunk_consumer_that_stops_early_leaves_no_thread_running(xau_rules: CompiledRules,
+                                                                    xau_sample: Candles) -> None:
+    before = threading.active_count()
+    chunks = signal_chunks(xau_rules, xau_sample, chunk=1_000, workers=2)
+    next(chunks)
+    chunks.close()  # the generator's finally shuts its pool down, cancelling what had not started
+    assert threading.active_count() == before
+    assert not [t for t in threading.enumerate() if t.name.startswith("ruleengine-chunk")]
+
+
+def test_an_error_in_a_chunk_thread_reaches_the_consumer(xau_rules: CompiledRules, xau_sample: Candles,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from ruleengine.rules import decision
+
+    real = decision._evaluate_piece
+
+    def failing(rules: CompiledRules, candles: Candles, a: int, b: int) -> Any:
+        if a >= 3_000:
+            raise RuntimeError(f"chunk at {a} failed")
+        return real(rules, candles, a, b)
+
+    monkeypatch.setattr(decision, "_evaluate_piece", failing)
+    with pytest.raises(RuntimeError, match="chunk at 3000 failed"):
+        evaluate_signals(xau_rules, xau_sample, chunk=1_000, workers=2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("ruleengine-chunk")]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
