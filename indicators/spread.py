@@ -23,6 +23,7 @@ from indicators._rolling import (
     safe_divide,
     safe_quotient,
 )
+from indicators._select import select
 from indicators.volume import _low_volume_last, low_volume
 
 __all__ = ["spread_mean", "spread_ok", "spread_ratio", "spread_std", "spread_zscore"]
@@ -141,7 +142,7 @@ def spread_ok(
     volume_ratio(volume_window)[t] <= low_volume_threshold else max_ratio.
     """
     quiet = low_volume(volume, window=volume_window, threshold=low_volume_threshold)
-    limit = np.where(quiet, max_ratio_low_volume, max_ratio)
+    limit = select(quiet, max_ratio_low_volume, max_ratio)
     return np.asarray(spread, dtype=np.float64) <= limit * preceding_mean(spread, window)
 
 

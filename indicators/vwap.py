@@ -126,7 +126,8 @@ def _last_break(inside: np.ndarray, firsts: np.ndarray) -> tuple[np.ndarray, np.
     memory traffic of the running maximum."""
     dtype = np.int32 if len(inside) < np.iinfo(np.int32).max else np.int64
     idx = np.arange(len(inside), dtype=dtype)
-    breaks = np.where(inside, dtype(-1), idx)
+    breaks = np.negative(inside.view(np.int8), dtype=dtype)  # -1 inside (all bits set), else 0 ...
+    breaks |= idx  # ... so that -1 | i = -1 and 0 | i = i: np.where(inside, -1, idx) without a branch per bar
     breaks[firsts] = np.maximum(breaks[firsts], firsts - 1)
     return idx, np.maximum.accumulate(breaks, out=breaks)
 
@@ -244,7 +245,8 @@ def vwap_band_seconds(time: np.ndarray, high: np.ndarray, low: np.ndarray, close
     idx, last_break = _last_break(inside, firsts)
     t = np.asarray(time, dtype=np.int64)
     seconds = t - t[np.minimum(last_break + 1, idx)] + 60
-    return np.where(inside, seconds, 0).astype(np.float64)
+    seconds *= inside  # 0 outside (np.where(inside, seconds, 0), without a branch per bar)
+    return seconds.astype(np.float64)
 
 
 @indicator(inputs=_VWAP_INPUTS, output="boolean", lookback=_DAY_LOOKBACK, bounds=_PCT)

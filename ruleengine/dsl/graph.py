@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 import indicators
+from indicators._select import select
 from indicators._shared import sharing
 from ruleengine.data import Candles
 
@@ -101,19 +102,10 @@ def _cmp(op: str, a: Any, b: Any) -> Any:
         return np.not_equal(a, b) & ~(np.isnan(a) | np.isnan(b))
 
 
-_ONE_BITS = np.float64(1.0).view(np.int64)
-
-
 def _select(boolean: bool, cond: Any, a: Any, b: Any) -> Any:
-    """``a if cond else b`` per bar: ``np.where(cond, a, b)`` (as bool for ``boolean``, else float64).
-
-    Over a bool array, as a bit select instead: np.where branches per element, and on a condition that flips
-    at random (a session, a wick test) the mispredictions make it ~15x slower than a plain ufunc pass (~0.6 ms
-    vs ~0.04 ms per 2^17 bars, measured). With the floats' bit patterns A and B, ``B ^ ((A ^ B) * cond)``
-    (integer arithmetic, cond as 0 or 1) is A where cond holds and B where not: the very bits np.where
-    copies, NaN payloads and signed zeros included. Bools select as ``(cond & a) | (~cond & b)``. A scalar
-    condition (constant folding) keeps np.where.
-    """
+    """``a if cond else b`` per bar: ``np.where(cond, a, b)`` (as bool for ``boolean``, else float64), without
+    np.where's branch per bar over a bool array (``indicators._select``); bools select as
+    ``(cond & a) | (~cond & b)``. A scalar condition (constant folding) keeps np.where."""
     c = np.asarray(cond)
     if c.ndim == 0 or c.dtype != np.bool_:
         if boolean:
@@ -123,15 +115,7 @@ def _select(boolean: bool, cond: Any, a: Any, b: Any) -> Any:
         out = np.logical_and(c, a)
         out |= np.logical_and(~c, b)
         return out
-    b_bits = np.asarray(b, dtype=np.float64).view(np.int64)
-    diff = np.bitwise_xor(np.asarray(a, dtype=np.float64).view(np.int64), b_bits)
-    if diff.ndim == 0 and diff == _ONE_BITS and b_bits == 0:  # ``1 if x else 0`` (b is +0.0)
-        return c.astype(np.float64)
-    out = c.astype(np.int64)  # same-type passes: a mixed bool x int64 multiply is ~2x slower (measured)
-    out *= diff  # A ^ B where cond holds, else 0
-    if b_bits.ndim or b_bits:
-        out ^= b_bits
-    return out.view(np.float64)
+    return select(c, a, b)
 
 
 _ARITH = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
