@@ -452,15 +452,19 @@ def _order_block_zones(open_: np.ndarray, high: np.ndarray, low: np.ndarray, clo
     age = np.zeros(n, dtype=np.int8)
     for k in range(min(lookback, n - 1), 0, -1):  # age = k where bar t-k is bearish
         age[k:] += bearish[:-k] * (np.int8(k) - age[k:])
-    gain = high[np.arange(n, dtype=np.intp) - age]
-    np.subtract(close, gain, out=gain)  # close - high[b]; where age is 0 this is close - high[t] <= 0
-    # impulse_atr * ATR while ATR is defined; in the warm-up (NaN ATR) the comparison is False, so only
-    # ``gain > 0`` (a strict close above high[b]) is required
-    impulse = gain > 0
-    impulse &= age > 0
+    # impulse_atr * ATR while ATR is defined; in the warm-up (NaN ATR) the comparison is False, so only a
+    # strict close above high[b] is required. close > high[b] is tested per age k as close[t] > high[t-k]
+    # (k <= lookback shifted views, no per-bar gather), the same booleans as close - high[b] > 0: a float
+    # difference is positive exactly when the first operand is larger (NaN and inf - inf compare False)
+    impulse = np.zeros(n, dtype=bool)
+    for k in range(1, min(lookback, n - 1) + 1):
+        above = np.greater(close[k:], high[:-k])
+        above &= age[k:] == k
+        impulse[k:] |= above
     impulse &= ~bearish
-    cand = np.flatnonzero(impulse)  # few bars (~10%): the ATR test and the formation test on those only
-    ok = ~(gain[cand] < impulse_atr * atr[cand])
+    cand = np.flatnonzero(impulse)  # few bars (~10%): the gain, the ATR test and the formation test there only
+    gain = close[cand] - high[cand - age[cand]]  # close - high[b] > 0
+    ok = ~(gain < impulse_atr * atr[cand])
     cand = cand[ok]
     # formation: the first impulse bar after b; an impulse at t-k was against the same b when b < t-k
     impulse[:] = False
