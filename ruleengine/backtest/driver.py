@@ -69,13 +69,15 @@ def spread_ok_array(rules: CompiledRules, candles: Candles) -> np.ndarray:
     )
 
 
-def signal_hashes(signals: Signals, side: str, indices: np.ndarray) -> list[str]:
+def signal_hashes(signals: Signals, side: str, indices: np.ndarray, *,
+                  digests: dict[int, str] | None = None) -> list[str]:
     """``signal_hash`` of ``side`` at many bars at once, equal to :func:`ruleengine.rules.decision.signal_hash`.
 
     The set of conditions that held at a bar is one integer (bit j: condition j), and SHA-1 is computed once
     per distinct set (a rule file has few distinct combinations). The strings are written by numpy into one
     ASCII buffer, a line per bar (prefix, the candle stamp from :func:`_minute_stamps`, ``_``, the digest),
-    and split once.
+    and split once. ``digests``, when given, keeps each set's digest across calls for the same rules and
+    side (the backtest's chunks repeat most sets): pass one dict per side, never shared across rule files.
     """
     ss = signals.side(side)  # type: ignore[arg-type]
     names = [f"{layer}.{name}" for layer, conds in ss.conditions.items() for name in conds]
@@ -87,27 +89,35 @@ def signal_hashes(signals: Signals, side: str, indices: np.ndarray) -> list[str]
         for j, values in enumerate(held):
             keys |= values.astype(np.uint64) << np.uint64(j)
         sets, inverse = np.unique(keys, return_inverse=True)
-        true_names = [[names[j] for j in range(len(names)) if key >> j & 1] for key in sets.tolist()]
+        known = {} if digests is None else digests
+        for key in sets.tolist():
+            if key not in known:
+                known[key] = _digest([names[j] for j in range(len(names)) if key >> j & 1])
+        digest_of = [known[key] for key in sets.tolist()]
     else:
         rows, inverse = np.unique(np.packbits(np.stack(held, axis=1), axis=1), axis=0, return_inverse=True)
-        true_names = [[names[j] for j in np.flatnonzero(np.unpackbits(row)[: len(names)])] for row in rows]
-    digests = [hashlib.sha1(",".join(sorted(true)).encode()).hexdigest()[:8] for true in true_names]
+        digest_of = [_digest([names[j] for j in np.flatnonzero(np.unpackbits(row)[: len(names)])]) for row in rows]
     inverse = inverse.reshape(-1)
     prefix = f"{signals.symbol}_{side}_"
     times = signals.time[indices]
     stamps = _minute_stamps(times) if prefix.isascii() and "\n" not in prefix else None
     if stamps is None:  # outside 1970-9999 (or an exotic symbol): numpy formats the stamps
         texts = np.datetime_as_string(times.astype("datetime64[s]").astype("datetime64[m]")).tolist()
-        return [f"{prefix}{stamp.replace('-', '').replace(':', '')}_{digests[k]}"
+        return [f"{prefix}{stamp.replace('-', '').replace(':', '')}_{digest_of[k]}"
                 for stamp, k in zip(texts, inverse.tolist(), strict=True)]
     head = len(prefix) + 13
     lines = np.empty((len(indices), head + 10), dtype=np.uint8)
     lines[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
     lines[:, len(prefix): head] = stamps
     lines[:, head] = ord("_")
-    lines[:, head + 1: -1] = np.frombuffer("".join(digests).encode(), dtype=np.uint8).reshape(-1, 8)[inverse]
+    lines[:, head + 1: -1] = np.frombuffer("".join(digest_of).encode(), dtype=np.uint8).reshape(-1, 8)[inverse]
     lines[:, -1] = ord("\n")
     return lines.tobytes().decode("ascii").split("\n")[:-1]
+
+
+def _digest(true_names: list[str]) -> str:
+    """The conditions part of a signal hash (see :func:`ruleengine.rules.decision.signal_hash`)."""
+    return hashlib.sha1(",".join(sorted(true_names)).encode()).hexdigest()[:8]
 
 
 _TWO_DIGITS = np.array([[ord(a), ord(b)] for a in "0123456789" for b in "0123456789"], dtype=np.uint8)  # 00..99
@@ -145,13 +155,16 @@ def _minute_stamps(times: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def _orders(signals: Signals, side: str, signal_bars: np.ndarray, spread_ok: np.ndarray) -> list[SignalFields | None]:
-    """Per bar of ``signal_bars``: the fields of ``side``'s EntrySignal in order, or None where it has none."""
+def _orders(signals: Signals, side: str, signal_bars: np.ndarray, spread_ok: np.ndarray,
+            digests: dict[int, str] | None = None) -> list[SignalFields | None]:
+    """Per bar of ``signal_bars``: the fields of ``side``'s EntrySignal in order, or None where it has none
+    (``digests``: see :func:`signal_hashes`)."""
     ss = signals.side(side)  # type: ignore[arg-type]
     where = np.flatnonzero(ss.signal[signal_bars])
     idx = signal_bars[where]
     fields = zip(repeat(side), ss.score[idx].tolist(), ss.grade[idx].tolist(), ss.stop_loss[idx].tolist(),
-                 ss.take_profit[idx].tolist(), signal_hashes(signals, side, idx), spread_ok[idx].tolist(),
+                 ss.take_profit[idx].tolist(), signal_hashes(signals, side, idx, digests=digests),
+                 spread_ok[idx].tolist(),
                  strict=False)  # one row per index (repeat() never ends)
     orders: list[SignalFields | None] = [None] * len(signal_bars)
     for k, order in zip(where.tolist(), fields, strict=False):
@@ -205,6 +218,7 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
             )
             walker = _Walker(machine, candles, lo, hi)
             counts = {"long": 0, "short": 0}
+            digests: dict[str, dict[int, str]] = {"long": {}, "short": {}}  # per side, across chunks
             for a, part in signal_chunks(rules, candles, chunk=chunk, workers=workers):
                 b = a + len(part.time)
                 s, e = max(lo, a) - a, min(hi, b) - a  # this chunk's share of lo..hi-1, in chunk positions
@@ -216,8 +230,8 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
                     local = np.flatnonzero(long_sig | short_sig) + s
                     bars = local + a
                     walker.rows += zip(bars.tolist(), *(x[bars].tolist() for x in walker.arrays), strict=True)
-                    walker.longs += _orders(part, "long", local, ok)
-                    walker.shorts += _orders(part, "short", local, ok)
+                    walker.longs += _orders(part, "long", local, ok, digests["long"])
+                    walker.shorts += _orders(part, "short", local, ok, digests["short"])
                 if exit_values is not None and machine.exit_values is None:
                     machine.exit_values = exit_values.result()
                 # this chunk's bars are decided: walk them while the threads evaluate the next chunks

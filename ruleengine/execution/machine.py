@@ -101,11 +101,19 @@ class PositionStateMachine:
                  model: ExecutionModel | None = None, exit_values: ExitValues | None = None,
                  allowed_symbols: Iterable[str] | None = None) -> None:
         self.symbol = symbol
-        self.exits = exits
-        self.discipline = discipline
-        self.checks = checks
-        self.model = model or ExecutionModel()
+        self._exits, self._discipline, self._checks = exits, discipline, checks
+        self._model = model = model or ExecutionModel()
         self.exit_values = exit_values
+        # what the per-bar path reads of the (frozen) rules and model, looked up once
+        self._slip, self._commission = model.slippage, model.commission
+        self._open_proximity = exits.intrabar == "open_proximity"
+        self._adverse_candle, self._max_hold, self._trail_r = (
+            exits.adverse_candle, exits.max_hold, exits.trailing_activate_r)
+        self._higher_score = discipline.conflict == "higher_score"
+        self._dedupe, self._max_concurrent = discipline.dedupe, discipline.max_concurrent
+        self._cool_off, self._cooldown = discipline.cool_off, discipline.cooldown
+        self._budget = ("slippage_budget" if model.slippage > checks.max_slippage
+                        else "latency_budget" if model.latency > checks.max_latency else None)
         self.allowed = None if allowed_symbols is None else frozenset(allowed_symbols)
         # positions and pending are never rebound, only changed in place: a driver may hold on to them
         self.positions: list[Position] = []
@@ -121,6 +129,26 @@ class PositionStateMachine:
         self.last_bar_time: int | None = None
 
     # -- public --------------------------------------------------------------------------------------------
+    @property
+    def exits(self) -> ExitRules:
+        """The rule's exits (read-only: the per-bar path holds what it needs of them)."""
+        return self._exits
+
+    @property
+    def discipline(self) -> DisciplineRules:
+        """The rule's discipline (read-only)."""
+        return self._discipline
+
+    @property
+    def checks(self) -> CheckRules:
+        """The rule's pre-execution checks (read-only)."""
+        return self._checks
+
+    @property
+    def model(self) -> ExecutionModel:
+        """The execution model: slippage, latency, commission (read-only)."""
+        return self._model
+
     @property
     def flat(self) -> bool:
         """No open position and no entry waiting to fill: bars without a signal can be skipped."""
@@ -162,7 +190,7 @@ class PositionStateMachine:
 
     # -- 1. fills ------------------------------------------------------------------------------------------
     def _fill(self, bar: BarFields) -> None:
-        slip = self.model.slippage
+        slip = self._slip
         index, time, open_, _, _, _, spread = bar
         events = self.events
         for signal, signal_close in self.pending:
@@ -191,7 +219,7 @@ class PositionStateMachine:
     def _intrabar(self, bar: BarFields) -> None:
         # min(a, b) is written ``b if b < a else a`` and max(a, b) ``b if b > a else a``: the builtins' exact
         # rule (the first argument wins ties and NaN comparisons), without their call
-        slip = self.model.slippage
+        slip = self._slip
         index, _, bid_open, bid_high, bid_low, _, spread = bar
         for p in list(self.positions):
             psl, ptp = p.sl, p.tp
@@ -223,7 +251,7 @@ class PositionStateMachine:
             if stop_hit and target_hit:
                 self.ambiguous_exits += 1
                 stop_first = True
-                if self.exits.intrabar == "open_proximity":
+                if self._open_proximity:
                     to_stop = abs(op - (lo if p.side == "long" else hi))
                     to_target = abs((hi if p.side == "long" else lo) - op)
                     stop_first = to_stop <= to_target
@@ -242,11 +270,11 @@ class PositionStateMachine:
 
     # -- 3. close of bar -----------------------------------------------------------------------------------
     def _market_exit_price(self, p: Position, bid: float, spread: float) -> float:
-        slip = self.model.slippage
+        slip = self._slip
         return bid * (1.0 - slip) if p.side == "long" else (bid + spread) * (1.0 + slip)
 
     def _at_close(self, bar: BarFields) -> None:
-        exits, exit_values, slip = self.exits, self.exit_values, self.model.slippage
+        exit_values, slip, max_hold = self.exit_values, self._slip, self._max_hold
         index, time, bid_open, _, _, close, spread = bar
         for p in list(self.positions):
             long = p.side == "long"
@@ -254,7 +282,7 @@ class PositionStateMachine:
                 _NO_CONTEXT if exit_values is None else exit_values(p.side, index, p))
             price = close * (1.0 - slip) if long else (close + spread) * (1.0 + slip)
             if adverse is None:
-                adverse = exits.adverse_candle and index > p.entry_index and (
+                adverse = self._adverse_candle and index > p.entry_index and (
                     (close < bid_open and close < p.entry_price) if long
                     else (close > bid_open and close + spread > p.entry_price))
             elif index == p.entry_index:
@@ -265,10 +293,10 @@ class PositionStateMachine:
             if exit_when:
                 self._close(p, bar, price, "exit_when")
                 continue
-            if exits.max_hold is not None and time + 60 - p.entry_time >= exits.max_hold:
+            if max_hold is not None and time + 60 - p.entry_time >= max_hold:
                 self._close(p, bar, price, "max_hold")
                 continue
-            if exits.trailing_activate_r is not None:
+            if self._trail_r is not None:
                 self._trail(p, bar, trailing_distance)
 
     def _trail(self, p: Position, bar: BarFields, distance: float) -> None:
@@ -279,7 +307,7 @@ class PositionStateMachine:
         mark = close if long else close + bar[6]
         entry = p.entry_price
         r_now = ((mark - entry) if long else (entry - mark)) / abs(entry - p.initial_sl)
-        if not p.trailing_active and r_now >= self.exits.trailing_activate_r:
+        if not p.trailing_active and r_now >= self._trail_r:
             p.trailing_active = True
         if not p.trailing_active:
             return
@@ -311,7 +339,7 @@ class PositionStateMachine:
             events.append(_new(Event, (t, index, "signal", long[0], text, _NAN, None, long[5])))
             text = _SCORE_TEXTS.get(short_score) or _score_text(short_score)
             events.append(_new(Event, (t, index, "signal", short[0], text, _NAN, None, short[5])))
-            if self.discipline.conflict == "higher_score" and long_score != short_score:
+            if self._higher_score and long_score != short_score:
                 loser = short if long_score > short_score else long
                 self._block(bar, loser, "conflict")
                 signal = long if loser is short else short
@@ -322,17 +350,16 @@ class PositionStateMachine:
                 return
         if not (0.0 < stop_distance < _INF and 0.0 < target_distance < _INF):
             return self._block(bar, signal, "invalid_order")  # no position without a real stop and target
-        d, c, m = self.discipline, self.checks, self.model
         if self.allowed is not None and self.symbol not in self.allowed:
             return self._block(bar, signal, "symbol_not_allowed")
         seen = self.seen
-        if d.dedupe and signal_hash in seen:
+        if self._dedupe and signal_hash in seen:
             return self._block(bar, signal, "duplicate_signal")
         seen[signal_hash] = t
         if len(seen) > 4096:  # keep the last hour of hashes: a hash names its candle, older ones cannot recur
             self.seen = {h: s for h, s in seen.items() if s >= t - 3600}
         positions, pending = self.positions, self.pending
-        if len(positions) + len(pending) >= d.max_concurrent:
+        if len(positions) + len(pending) >= self._max_concurrent:
             return self._block(bar, signal, "max_concurrent")
         for p in positions:
             if p.side != side:
@@ -341,18 +368,16 @@ class PositionStateMachine:
         for q, _ in pending:
             if q[0] != side:
                 return self._block(bar, signal, "opposite_position")
-        if self.last_exit_time is not None and t < self.last_exit_time + d.cool_off:
+        if self.last_exit_time is not None and t < self.last_exit_time + self._cool_off:
             return self._block(bar, signal, "cool_off")
-        if self.last_signal_time is not None and t < self.last_signal_time + d.cooldown:
+        if self.last_signal_time is not None and t < self.last_signal_time + self._cooldown:
             return self._block(bar, signal, "cooldown")
         if not spread_ok:
             return self._block(bar, signal, "spread")
         if stop_distance <= spread:
             return self._block(bar, signal, "stop_within_spread")  # it would be stopped out by the spread alone
-        if m.slippage > c.max_slippage:
-            return self._block(bar, signal, "slippage_budget")
-        if m.latency > c.max_latency:
-            return self._block(bar, signal, "latency_budget")
+        if self._budget is not None:  # the model's slippage or latency exceeds the rule's budget
+            return self._block(bar, signal, self._budget)
         if last:
             return self._block(bar, signal, "end_of_data")
         self.last_signal_time = t
@@ -365,7 +390,7 @@ class PositionStateMachine:
         side, entry = p.side, p.entry_price
         risk = abs(entry - p.initial_sl)  # p.risk
         sign = 1.0 if side == "long" else -1.0
-        costs = self.model.commission * (entry + price)
+        costs = self._commission * (entry + price)
         r = (sign * (price - entry) - costs) / risk
         worst, best = p.worst_price, p.best_price
         if side == "long":

@@ -203,6 +203,14 @@ def test_signal_hashes_at_once_equal_each_decisions_hash(rules: CompiledRules, x
         expected = [signals.decision(int(t), side).signal_hash for t in bars]
         assert signal_hashes(signals, side, bars) == expected
         assert signal_hashes(signals, side, bars[::-1]) == expected[::-1]
+        # a digest cache across calls (the backtest's chunks): filled by the first call, the same strings
+        digests: dict[int, str] = {}
+        half = len(bars) // 2
+        assert signal_hashes(signals, side, bars[:half], digests=digests) == expected[:half]
+        filled = dict(digests)
+        assert filled and all(len(d) == 8 for d in filled.values())
+        assert signal_hashes(signals, side, bars, digests=digests) == expected
+        assert filled.items() <= digests.items()
 
 
 @given(st.lists(st.integers(min_value=0, max_value=253_402_300_799), min_size=1, max_size=20))
