@@ -175,9 +175,10 @@ def _orders(signals: Signals, side: str, signal_bars: np.ndarray, spread_ok: np.
 def default_workers() -> int:
     """Threads for a backtest's signal evaluation: 2, or 1 on a single-core machine.
 
-    Chunks evaluated in two threads take ~0.7x the time of one thread (measured on 2 cores with
-    1M real XAUUSD bars): numpy runs its loops without the GIL, but the Python between them holds it,
-    so more threads gain little more and each holds a chunk's arrays in memory.
+    numpy runs its loops without the GIL, but the Python between them (and the walk of the state machine,
+    which goes on meanwhile) holds it, so threads overlap only partly and wait on each other. Measured on a
+    2-core VM with 1M real bars (bench/bench_backtest.py): 2 threads took 0.75-1.0x the wall time of one
+    thread and ~1.35x its CPU time; more threads would mostly add waiting and memory (a chunk's arrays each).
     """
     return max(1, min(2, os.cpu_count() or 1))
 
@@ -217,25 +218,12 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
                 model=model, exit_values=None, allowed_symbols=allowed_symbols,
             )
             walker = _Walker(machine, candles, lo, hi)
-            counts = {"long": 0, "short": 0}
-            digests: dict[str, dict[int, str]] = {"long": {}, "short": {}}  # per side, across chunks
             for a, part in signal_chunks(rules, candles, chunk=chunk, workers=workers):
-                b = a + len(part.time)
-                s, e = max(lo, a) - a, min(hi, b) - a  # this chunk's share of lo..hi-1, in chunk positions
-                if s < e:
-                    ok = spread_ok.result()[a:b]
-                    long_sig, short_sig = part.long.signal[s:e], part.short.signal[s:e]
-                    counts["long"] += int(np.count_nonzero(long_sig))
-                    counts["short"] += int(np.count_nonzero(short_sig))
-                    local = np.flatnonzero(long_sig | short_sig) + s
-                    bars = local + a
-                    walker.rows += zip(bars.tolist(), *(x[bars].tolist() for x in walker.arrays), strict=True)
-                    walker.longs += _orders(part, "long", local, ok, digests["long"])
-                    walker.shorts += _orders(part, "short", local, ok, digests["short"])
+                walker.add(a, part, spread_ok.result())
                 if exit_values is not None and machine.exit_values is None:
                     machine.exit_values = exit_values.result()
                 # this chunk's bars are decided: walk them while the threads evaluate the next chunks
-                walker.walk(min(b, hi))
+                walker.walk(min(a + len(part.time), hi))
             walker.finish()
     finally:
         if gc_was_on:
@@ -245,7 +233,7 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
         rules_path=rules.path, symbol=rules.symbol, bars=hi - lo,
         first_time=int(times[lo]) if hi > lo else 0, last_time=int(times[hi - 1]) if hi > lo else 0,
         trades=machine.trades, events=machine.events, blocked=machine.blocked,
-        ambiguous_exits=machine.ambiguous_exits, signals=counts,
+        ambiguous_exits=machine.ambiguous_exits, signals=walker.counts,
         seconds=seconds, intrabar=rules.exits.intrabar, model=model,
     )
 
@@ -265,9 +253,9 @@ class _Walker:
     bar (``rows``, with each side's order) and every bar while it holds a position or a pending entry,
     jumping over flat stretches to the next signal.
 
-    The driver appends each chunk's signal bars, in order, with their fields and orders (gathered at numpy
-    speed), then calls :meth:`walk` up to the chunk's end; every bar before that is final, so the walk is
-    the same as one walk over all bars. The machine gets plain tuples (``step_fields``), no Bar or
+    The driver hands over each chunk (:meth:`add`: its signal bars, in order, with their fields and orders,
+    gathered at numpy speed), then calls :meth:`walk` up to the chunk's end; every bar before that is final,
+    so the walk is the same as one walk over all bars. The machine gets plain tuples (``step_fields``), no Bar or
     EntrySignal object per visited bar; any other visited bar is read through memoryviews of the columns
     (Python ints and floats, as ``tolist()`` would give, without converting million-bar columns to visit a
     few percent of their bars).
@@ -283,6 +271,26 @@ class _Walker:
         self.longs: list[SignalFields | None] = []
         self.shorts: list[SignalFields | None] = []
         self.t, self.k, self.lo, self.hi = lo, 0, lo, hi  # the next bar to step; rows[k]: the next signal bar
+        self.counts = {"long": 0, "short": 0}  # signals per side in lo..hi-1
+        self.digests: dict[str, dict[int, str]] = {"long": {}, "short": {}}  # see signal_hashes
+
+    def add(self, a: int, part: Signals, spread_ok: np.ndarray) -> None:
+        """Take the signal bars of chunk ``part`` (bars a .. a + len - 1) that lie in lo..hi-1: their fields
+        and each side's order (``spread_ok``: the spread check over all bars). Only this much is kept of a
+        chunk, so the per-bar arrays of all conditions never exist for all bars at once."""
+        b = a + len(part.time)
+        s, e = max(self.lo, a) - a, min(self.hi, b) - a  # this chunk's share of lo..hi-1, in chunk positions
+        if s >= e:
+            return
+        long_sig, short_sig = part.long.signal[s:e], part.short.signal[s:e]
+        self.counts["long"] += int(np.count_nonzero(long_sig))
+        self.counts["short"] += int(np.count_nonzero(short_sig))
+        local = np.flatnonzero(long_sig | short_sig) + s
+        bars = local + a
+        ok = spread_ok[a:b]
+        self.rows += zip(bars.tolist(), *(x[bars].tolist() for x in self.arrays), strict=True)
+        self.longs += _orders(part, "long", local, ok, self.digests["long"])
+        self.shorts += _orders(part, "short", local, ok, self.digests["short"])
 
     def walk(self, stop: int) -> None:
         """Step every bar that matters before ``stop`` (all signal bars before it must be in ``rows``)."""
