@@ -331,22 +331,27 @@ def backtest_command(args: argparse.Namespace) -> int:
         print(f"error: --workers must be at least 1, not {args.workers}", file=sys.stderr)
         return 2
     model = ExecutionModel(slippage=args.slippage, latency=args.latency, commission=args.commission)
-    status = None
-    if not args.json:
-        from rich.console import Console
-
-        status = Console(stderr=True).status("loading rules and data ...")
-        status.start()
-    try:
+    if args.json:
         rules, candles = _load_rules_and_data(args.rules, args.data)
-        if status is not None:
-            status.update(f"backtesting {len(candles):,} bars ...")
-        allowed = set(load_symbols().symbols)
-        result = run_backtest(rules, candles, model=model, start=args.start, end=args.end, allowed_symbols=allowed,
-                              workers=args.workers)
-    finally:
-        if status is not None:
-            status.stop()
+        result = run_backtest(rules, candles, model=model, start=args.start, end=args.end,
+                              allowed_symbols=set(load_symbols().symbols), workers=args.workers)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        with console.status("loading rules and data ..."):
+            rules, candles = _load_rules_and_data(args.rules, args.data)
+        with Progress(TextColumn("backtesting"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("backtest", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_backtest(rules, candles, model=model, start=args.start, end=args.end,
+                                  allowed_symbols=set(load_symbols().symbols), workers=args.workers,
+                                  progress=advance)
     metrics = compute_metrics(result, candles_time=candles.time)
     if args.trades is not None:
         write_trades_csv(result.trades, args.trades)

@@ -186,13 +186,16 @@ def default_workers() -> int:
 def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionModel | None = None,
                  start: int | None = None, end: int | None = None,
                  allowed_symbols: set[str] | frozenset[str] | None = None, workers: int | None = None,
-                 chunk: int | None = CHUNK_BARS) -> BacktestResult:
+                 chunk: int | None = CHUNK_BARS,
+                 progress: Callable[[int, int], None] | None = None) -> BacktestResult:
     """Backtest ``rules`` on ``candles``, trading bars with ``start <= time < end`` (UTC epoch seconds).
 
     Bars before ``start`` still warm the indicators up; positions open on the last traded bar exit at its
     close (``end_of_data``). ``seconds`` counts the engine only (signals + state machine), not file loading.
     ``workers`` threads evaluate the signals (default :func:`default_workers`) and ``chunk`` bars make one
     evaluation (:func:`ruleengine.rules.decision.signal_chunks`): neither changes any result, only the time.
+    ``progress(done, total)`` is called at the start and after each chunk, with the traded bars walked so far
+    and their total.
     """
     model = model or ExecutionModel()
     workers = default_workers() if workers is None else max(1, workers)
@@ -218,12 +221,16 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
                 model=model, exit_values=None, allowed_symbols=allowed_symbols,
             )
             walker = _Walker(machine, candles, lo, hi)
+            if progress is not None:
+                progress(0, max(hi - lo, 0))
             for a, part in signal_chunks(rules, candles, chunk=chunk, workers=workers):
                 walker.add(a, part, spread_ok.result())
                 if exit_values is not None and machine.exit_values is None:
                     machine.exit_values = exit_values.result()
                 # this chunk's bars are decided: walk them while the threads evaluate the next chunks
                 walker.walk(min(a + len(part.time), hi))
+                if progress is not None:
+                    progress(max(min(a + len(part.time), hi) - lo, 0), max(hi - lo, 0))
             walker.finish()
     finally:
         if gc_was_on:

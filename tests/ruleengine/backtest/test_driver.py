@@ -140,6 +140,19 @@ def test_threads_and_chunks_change_nothing(rules: CompiledRules, xau_sample: Can
     assert (run.signals, run.ambiguous_exits) == (full.signals, full.ambiguous_exits)
 
 
+def test_progress_counts_the_traded_bars_walked(rules: CompiledRules, xau_sample: Candles) -> None:
+    times = xau_sample.time
+    a, b = 2_500, 17_000
+    calls: list[tuple[int, int]] = []
+    run_backtest(rules, xau_sample, start=int(times[a]), end=int(times[b]), chunk=4_000,
+                 progress=lambda done, total: calls.append((done, total)))
+    total = b - a
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert all(t == total for _, t in calls)
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and 4_000 - a in done  # after the first chunk (bars a..3999 traded)
+
+
 def test_a_window_walked_chunk_by_chunk(rules: CompiledRules, xau_sample: Candles) -> None:
     """start/end inside chunks, with chunks before the window (warm-up only) and after it (not traded)."""
     times = xau_sample.time
