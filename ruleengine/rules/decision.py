@@ -303,6 +303,7 @@ def signal_chunks(rules: CompiledRules, candles: Candles, *, chunk: int | None =
         bounds = [(0, n)]
     else:
         bounds = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+
     def piece(a: int, b: int) -> tuple[int, Signals]:
         sides = _evaluate_piece(rules, candles, a, b)
         return a, Signals(symbol=rules.symbol, time=times[a:b], warmup=max(warmup - a, 0),

@@ -568,3 +568,14 @@ def test_no_position_without_a_positive_stop_and_target(stop: float, target: flo
     except ValueError:  # refusing loudly is as good as refusing with a recorded reason
         return
     assert [e.kind for e in m.events if e.kind == "entry"] == []
+
+
+def test_rules_and_model_are_fixed_for_the_machines_life() -> None:
+    """The per-bar path reads the (frozen) rules and model once, at construction: swapping them afterwards
+    would go unnoticed, so it is refused."""
+    m = machine(exits=PLAIN_EXITS, discipline=OPEN_DISCIPLINE, checks=PLAN_CHECKS, model=FRICTIONLESS)
+    assert (m.exits, m.discipline, m.checks, m.model) == (PLAIN_EXITS, OPEN_DISCIPLINE, PLAN_CHECKS, FRICTIONLESS)
+    for name, value in (("exits", PLAIN_EXITS), ("discipline", OPEN_DISCIPLINE), ("checks", PLAN_CHECKS),
+                        ("model", ExecutionModel(slippage=0.5))):
+        with pytest.raises(AttributeError):
+            setattr(m, name, value)
