@@ -177,8 +177,9 @@ def default_workers() -> int:
 
     numpy runs its loops without the GIL, but the Python between them (and the walk of the state machine,
     which goes on meanwhile) holds it, so threads overlap only partly and wait on each other. Measured on a
-    2-core VM with 1M real bars (bench/bench_backtest.py): 2 threads took 0.75-1.0x the wall time of one
-    thread and ~1.35x its CPU time; more threads would mostly add waiting and memory (a chunk's arrays each).
+    2-core VM with 1M real bars (bench/bench_backtest.py): 2 threads mostly took 0.75-1.0x the wall time of
+    one thread (1.06x at worst) and ~1.35x its CPU time; more threads would mostly add waiting and memory (a
+    chunk's arrays each).
     """
     return max(1, min(2, os.cpu_count() or 1))
 
