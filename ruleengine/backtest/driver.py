@@ -25,8 +25,9 @@ import numpy as np
 import indicators
 from ruleengine.allocator import keep_freed_memory
 from ruleengine.data import Candles
+from ruleengine.dsl.graph import Type
 from ruleengine.execution import Event, ExecutionModel, PositionStateMachine, Trade
-from ruleengine.execution.exits import ExitEvaluator
+from ruleengine.execution.exits import ExitEvaluator, exit_frontier
 from ruleengine.execution.machine import SignalFields
 from ruleengine.rules.decision import CHUNK_BARS, Signals, signal_chunks
 from ruleengine.rules.model import CompiledRules
@@ -212,26 +213,27 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
     gc.disable()
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ruleengine-setup") as setup:
-            # the spread check and the exit expressions over all bars are numpy too: with workers, they are
-            # computed beside the first chunks instead of before them
-            run = setup.submit if workers > 1 else _now
-            spread_ok = run(spread_ok_array, rules, candles)
-            exit_values = run(ExitEvaluator, rules, candles) if rules.exit_outputs() else None
+            # the spread check over all bars is numpy too: with workers, computed beside the first chunks
+            spread_ok = (setup.submit if workers > 1 else _now)(spread_ok_array, rules, candles)
+            # the exit expressions' position-free values come with each chunk's signals (they share its
+            # indicators: ATR for a trailing distance), into arrays filled before the walk reaches them
+            exit_arrays, exit_values = _exit_arrays(rules, candles) if rules.exit_outputs() else ({}, None)
             machine = PositionStateMachine(
                 symbol=rules.symbol, exits=rules.exits, discipline=rules.discipline, checks=rules.checks,
-                model=model, exit_values=None, allowed_symbols=allowed_symbols,
+                model=model, exit_values=exit_values, allowed_symbols=allowed_symbols,
             )
             walker = _Walker(machine, candles, lo, hi)
             if progress is not None:
                 progress(0, max(hi - lo, 0))
-            for a, part in signal_chunks(rules, candles, chunk=chunk, workers=workers):
+            for a, part in signal_chunks(rules, candles, chunk=chunk, workers=workers, extra=tuple(exit_arrays)):
+                b = a + len(part.time)
+                for n, values in exit_arrays.items():
+                    values[a:b] = part.extra[n]
                 walker.add(a, part, spread_ok.result())
-                if exit_values is not None and machine.exit_values is None:
-                    machine.exit_values = exit_values.result()
                 # this chunk's bars are decided: walk them while the threads evaluate the next chunks
-                walker.walk(min(a + len(part.time), hi))
+                walker.walk(min(b, hi))
                 if progress is not None:
-                    progress(max(min(a + len(part.time), hi) - lo, 0), max(hi - lo, 0))
+                    progress(max(min(b, hi) - lo, 0), max(hi - lo, 0))
             walker.finish()
     finally:
         if gc_was_on:
@@ -247,6 +249,16 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
 
 
 Row = tuple[int, int, float, float, float, float, float]  # a bar's fields in Bar order (index first)
+
+
+def _exit_arrays(rules: CompiledRules, candles: Candles) -> tuple[dict[int, np.ndarray], ExitEvaluator]:
+    """Empty arrays over all bars for the exit expressions' position-free nodes (``exit_frontier``; the
+    driver fills them chunk by chunk), and the evaluator reading them (constants passed as they are)."""
+    graph, n = rules.graph, len(candles)
+    arrays = {k: np.empty(n, dtype=bool if graph[k].type is Type.BOOL else np.float64)
+              for k in exit_frontier(rules) if not graph[k].is_const}
+    consts = {k: graph[k].value for k in exit_frontier(rules) if graph[k].is_const}
+    return arrays, ExitEvaluator(rules, candles, arrays={**arrays, **consts})
 
 
 def _now(func: Callable[..., T], *args: Any) -> Future[T]:

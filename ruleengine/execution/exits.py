@@ -10,7 +10,7 @@ the same nodes on its window of bars.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,34 +21,58 @@ from ruleengine.execution.machine import ExitContext
 from ruleengine.execution.types import Position
 from ruleengine.rules.model import SIDES, CompiledRules
 
-__all__ = ["ExitEvaluator"]
+__all__ = ["ExitEvaluator", "exit_frontier"]
 
 _new = tuple.__new__  # ExitContext from its fields in order
+
+
+def _exit_nodes(rules: CompiledRules) -> tuple[dict[str, tuple[int | None, int | None, int | None]], set[int],
+                                              tuple[int, ...]]:
+    """Per side its (adverse, trailing distance, exit_when) roots; the nodes that depend on the position
+    (``pos`` names and what is computed from them); and the frontier: the position-free nodes those read,
+    plus the position-free roots, whose values over all bars are all a bar needs besides the position."""
+    graph = rules.graph
+    nodes = {s: (rules.sides[s].adverse_candle, rules.sides[s].trailing_distance, rules.sides[s].exit_when)
+             for s in SIDES}
+    roots = [n for s in SIDES for n in nodes[s] if n is not None]
+    dynamic: set[int] = set()
+    for n in graph.reachable(roots):  # ids are topological: inputs first
+        node = graph[n]
+        if node.op == "pos" or any(a in dynamic for a in node.args):
+            dynamic.add(n)
+    frontier = {a for n in dynamic for a in graph[n].args if a not in dynamic}
+    frontier |= {n for n in roots if n not in dynamic}
+    return nodes, dynamic, tuple(sorted(frontier))
+
+
+def exit_frontier(rules: CompiledRules) -> tuple[int, ...]:
+    """The position-free graph nodes whose values (over all bars) an :class:`ExitEvaluator` reads; the
+    backtest evaluates them with each chunk of its signals and passes them in as ``arrays``."""
+    return _exit_nodes(rules)[2]
 
 
 class ExitEvaluator:
     """``evaluator(side, index, position) -> ExitContext`` for a :class:`PositionStateMachine`."""
 
-    def __init__(self, rules: CompiledRules, candles: Candles, *, offset: int = 0) -> None:
-        """``offset``: the driver's index of ``candles[0]`` (a live window starts mid-history)."""
+    def __init__(self, rules: CompiledRules, candles: Candles, *, offset: int = 0,
+                 arrays: Mapping[int, Any] | None = None) -> None:
+        """``offset``: the driver's index of ``candles[0]`` (a live window starts mid-history). ``arrays``: the
+        values of :func:`exit_frontier`'s nodes over ``candles`` when the caller has them (arrays may still be
+        filling, as long as each bar's value is in place before that bar is asked for); else computed here."""
         self.offset = offset
         self.graph: Graph = rules.graph
         self.candles = candles
         self.close = np.asarray(candles.close)
         self.spread = np.asarray(candles.spread)
         self.time = np.asarray(candles.time)
-        self.nodes = {s: (rules.sides[s].adverse_candle, rules.sides[s].trailing_distance, rules.sides[s].exit_when)
-                      for s in SIDES}
-        roots = [n for s in SIDES for n in self.nodes[s] if n is not None]
-        order = self.graph.reachable(roots)
-        self.dynamic: set[int] = set()
-        for n in order:  # ids are topological: inputs first
-            node = self.graph[n]
-            if node.op == "pos" or any(a in self.dynamic for a in node.args):
-                self.dynamic.add(n)
-        frontier = {a for n in self.dynamic for a in self.graph[n].args if a not in self.dynamic}
-        frontier |= {n for n in roots if n not in self.dynamic}
-        self.arrays: dict[int, Any] = self.graph.evaluate(candles, sorted(frontier)) if frontier else {}
+        self.nodes, self.dynamic, frontier = _exit_nodes(rules)
+        if arrays is not None:
+            missing = [n for n in frontier if n not in arrays]
+            if missing:
+                raise ValueError(f"arrays lack the exit nodes {missing}")
+            self.arrays: dict[int, Any] = dict(arrays)
+        else:
+            self.arrays = self.graph.evaluate(candles, frontier) if frontier else {}
         # a side whose exit expressions are all position-free (``distance: 0.3 * atr14``) only reads arrays:
         # per expression, ``value_at(local index)`` or None when the rule has no such expression
         self._position_free: dict[str, tuple[Callable[[int], Any] | None, ...]] = {

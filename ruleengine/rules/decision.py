@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
@@ -63,6 +63,7 @@ class Signals:
     warmup: int
     long: SideSignals
     short: SideSignals
+    extra: Mapping[int, Any] = field(default_factory=dict)  # graph node -> value (signal_chunks' ``extra``)
 
     def side(self, side: Side) -> SideSignals:
         return self.long if side == "long" else self.short
@@ -278,7 +279,7 @@ def evaluate_signals(rules: CompiledRules, candles: Candles, *, chunk: int | Non
 
 
 def signal_chunks(rules: CompiledRules, candles: Candles, *, chunk: int | None = CHUNK_BARS,
-                  workers: int = 1) -> Iterator[tuple[int, Signals]]:
+                  workers: int = 1, extra: Sequence[int] = ()) -> Iterator[tuple[int, Signals]]:
     """``(a, signals of bars a .. a + len - 1)`` for consecutive chunks of ``chunk`` bars covering all bars.
 
     Each chunk is evaluated on its own bars plus the ``warmup`` bars before it when the rules are
@@ -294,20 +295,27 @@ def signal_chunks(rules: CompiledRules, candles: Candles, *, chunk: int | None =
     has its own ``sharing`` memo: a context variable, which a thread does not inherit), so the result does
     not depend on ``workers``; the time does, because numpy releases the GIL inside its loops while the
     Python between them holds it (``ruleengine.backtest.driver.default_workers`` says what it gains).
+
+    ``extra`` graph nodes (the backtest's position-free exit values) are evaluated with each chunk, sharing
+    its indicators, and returned in ``Signals.extra`` over the chunk's bars; the bars before each chunk then
+    cover their lookback too, and chunks are made only when they are window-exact as well.
     """
     _check_columns(rules, candles)
     keep_freed_memory()  # thousands of ~1 MiB temporaries: reuse their pages (see ruleengine.allocator)
     n, warmup = len(candles), rules.warmup
     times = np.asarray(candles.time)
-    if chunk is None or n <= chunk + warmup or not rules.window_exact:
+    extra = tuple(dict.fromkeys(extra))
+    overlap = max(warmup, rules.graph.warmup(extra)) if extra else warmup  # bars read before a chunk
+    exact = rules.window_exact and (not extra or rules.graph.window_exact(extra))
+    if chunk is None or n <= chunk + overlap or not exact:
         bounds = [(0, n)]
     else:
         bounds = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
 
     def piece(a: int, b: int) -> tuple[int, Signals]:
-        sides = _evaluate_piece(rules, candles, a, b)
+        sides, values = _evaluate_piece(rules, candles, a, b, extra=extra, overlap=overlap)
         return a, Signals(symbol=rules.symbol, time=times[a:b], warmup=max(warmup - a, 0),
-                          long=sides["long"], short=sides["short"])
+                          long=sides["long"], short=sides["short"], extra=values)
 
     if workers <= 1 or len(bounds) == 1:
         for a, b in bounds:
@@ -329,15 +337,19 @@ def signal_chunks(rules: CompiledRules, candles: Candles, *, chunk: int | None =
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _evaluate_piece(rules: CompiledRules, candles: Candles, a: int, b: int) -> dict[str, SideSignals]:
-    """Both sides for bars a..b-1, evaluated on bars max(0, a - warmup)..b-1."""
-    s = max(0, a - rules.warmup)
+def _evaluate_piece(rules: CompiledRules, candles: Candles, a: int, b: int, *, extra: tuple[int, ...] = (),
+                    overlap: int | None = None) -> tuple[dict[str, SideSignals], dict[int, Any]]:
+    """Both sides for bars a..b-1, and the values of the ``extra`` nodes there, evaluated on bars
+    max(0, a - overlap)..b-1 (``overlap``: the rules' warm-up unless given)."""
+    s = max(0, a - (rules.warmup if overlap is None else overlap))
     piece = candles if (s, b) == (0, len(candles)) else candles[s:b]
-    values = rules.graph.evaluate(piece, rules.entry_outputs())
+    outputs = rules.entry_nodes if not extra else tuple(dict.fromkeys((*rules.entry_nodes, *extra)))
+    values = rules.graph.evaluate(piece, outputs)
     if s < a:
         values = {k: v[a - s:] if isinstance(v, np.ndarray) else v for k, v in values.items()}
     warmed = np.arange(a, b) >= rules.warmup
-    return {side: _combine(rules, rules.sides[side], values, b - a, warmed) for side in SIDES}
+    sides = {side: _combine(rules, rules.sides[side], values, b - a, warmed) for side in SIDES}
+    return sides, {k: values[k] for k in extra}
 
 
 def _concat(parts: list[SideSignals]) -> SideSignals:

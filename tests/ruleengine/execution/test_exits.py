@@ -187,6 +187,29 @@ def test_position_free_parts_are_read_at_the_bar(tmp_path: Path) -> None:
     assert math.isnan(warming("long", 4, long_at_bar_1()).trailing_distance)
 
 
+@pytest.mark.parametrize("distance", ["atr(period=3)", "0.25 * abs(tp - entry_price)", "0.75"])
+def test_values_handed_in_equal_values_computed_here(tmp_path: Path, distance: str) -> None:
+    """The backtest evaluates the position-free exit nodes with its signal chunks and hands them in
+    (``arrays``): the same contexts as an evaluator computing them itself; a missing node is refused."""
+    from ruleengine.execution.exits import exit_frontier
+    from ruleengine.rules.decision import signal_chunks
+
+    rules = exit_rules(tmp_path, distance=distance)
+    frontier = exit_frontier(rules)
+    assert frontier
+    arrays = {n: np.concatenate([np.broadcast_to(part.extra[n], len(part.time)) for _, part in
+                                 signal_chunks(rules, FIVE_BARS, chunk=2, extra=frontier)]) for n in frontier}
+    handed, computed = ExitEvaluator(rules, FIVE_BARS, arrays=arrays), ExitEvaluator(rules, FIVE_BARS)
+    for side, p in (("long", long_at_bar_1()), ("short", short_at_bar_1())):
+        for i in range(5):
+            got, want = handed(side, i, p), computed(side, i, p)
+            assert got._replace(trailing_distance=0.0) == want._replace(trailing_distance=0.0)
+            assert got.trailing_distance == want.trailing_distance or (
+                math.isnan(got.trailing_distance) and math.isnan(want.trailing_distance))
+    with pytest.raises(ValueError, match="lack the exit nodes"):
+        ExitEvaluator(rules, FIVE_BARS, arrays={})
+
+
 # -- in a backtest ---------------------------------------------------------------------------------------------
 def test_exit_when_closes_a_trade_in_a_backtest(tmp_path: Path) -> None:
     """100 quiet bars (the spread check needs a 100-bar normal), a volume burst closing up at bar 100, then a

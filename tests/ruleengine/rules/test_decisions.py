@@ -400,10 +400,10 @@ def test_an_error_in_a_chunk_thread_reaches_the_consumer(xau_rules: CompiledRule
 
     real = decision._evaluate_piece
 
-    def failing(rules: CompiledRules, candles: Candles, a: int, b: int) -> Any:
+    def failing(rules: CompiledRules, candles: Candles, a: int, b: int, **kwargs: Any) -> Any:
         if a >= 3_000:
             raise RuntimeError(f"chunk at {a} failed")
-        return real(rules, candles, a, b)
+        return real(rules, candles, a, b, **kwargs)
 
     monkeypatch.setattr(decision, "_evaluate_piece", failing)
     with pytest.raises(RuntimeError, match="chunk at 3000 failed"):
