@@ -244,6 +244,9 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[str, PathKey, bo
             path, False
     if v in ("minProperties",):
         return f"{where}: needs at least one entry", path, False
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
+        return f"{where}: must be {op} {error.validator_value:g}, got {error.instance!r}", path, False
     return f"{where}: {error.message}", path, False
 
 
