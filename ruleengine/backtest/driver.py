@@ -15,10 +15,8 @@ import os
 import time as _time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,8 +31,6 @@ from ruleengine.rules.decision import CHUNK_BARS, Signals, signal_chunks
 from ruleengine.rules.model import CompiledRules
 
 __all__ = ["BacktestResult", "default_workers", "run_backtest", "signal_hashes", "spread_ok_array"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,36 +201,37 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
     times = np.asarray(candles.time)
     lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
     hi = len(candles) if end is None else int(np.searchsorted(times, end, side="left"))
-    keep_freed_memory()  # see ruleengine.allocator: also for the spread check before the first chunk
+    keep_freed_memory()  # see ruleengine.allocator
     gc_was_on = gc.isenabled()
     # The walk creates ~100k long-lived objects per million bars (events, trades) and no reference cycles:
     # reference counting frees whatever it drops. Python's cyclic collector, triggered by the count of new
     # objects, would traverse the whole heap several times over meanwhile (a tenth of the time), so it waits.
     gc.disable()
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ruleengine-setup") as setup:
-            # the spread check over all bars is numpy too: with workers, computed beside the first chunks
-            spread_ok = (setup.submit if workers > 1 else _now)(spread_ok_array, rules, candles)
-            # the exit expressions' position-free values come with each chunk's signals (they share its
-            # indicators: ATR for a trailing distance), into arrays filled before the walk reaches them
-            exit_arrays, exit_values = _exit_arrays(rules, candles) if rules.exit_outputs() else ({}, None)
-            machine = PositionStateMachine(
-                symbol=rules.symbol, exits=rules.exits, discipline=rules.discipline, checks=rules.checks,
-                model=model, exit_values=exit_values, allowed_symbols=allowed_symbols,
-            )
-            walker = _Walker(machine, candles, lo, hi)
+        # The spread check and the exit expressions' position-free values come with each chunk's signals
+        # (sharing its indicators: ATR for a trailing distance); exit values go into arrays over all bars,
+        # each chunk's filled before the walk reaches it.
+        spread_node = _spread_node(rules)
+        spread_all = spread_ok_array(rules, candles) if spread_node is None else None
+        exit_arrays, exit_values = _exit_arrays(rules, candles) if rules.exit_outputs() else ({}, None)
+        extra = (*exit_arrays, *(() if spread_node is None else (spread_node,)))
+        machine = PositionStateMachine(
+            symbol=rules.symbol, exits=rules.exits, discipline=rules.discipline, checks=rules.checks,
+            model=model, exit_values=exit_values, allowed_symbols=allowed_symbols,
+        )
+        walker = _Walker(machine, candles, lo, hi)
+        if progress is not None:
+            progress(0, max(hi - lo, 0))
+        for a, part in signal_chunks(rules, candles, chunk=chunk, workers=workers, extra=extra):
+            b = a + len(part.time)
+            for n, values in exit_arrays.items():
+                values[a:b] = part.extra[n]
+            walker.add(a, part, part.extra[spread_node] if spread_all is None else spread_all[a:b])
+            # this chunk's bars are decided: walk them while the threads evaluate the next chunks
+            walker.walk(min(b, hi))
             if progress is not None:
-                progress(0, max(hi - lo, 0))
-            for a, part in signal_chunks(rules, candles, chunk=chunk, workers=workers, extra=tuple(exit_arrays)):
-                b = a + len(part.time)
-                for n, values in exit_arrays.items():
-                    values[a:b] = part.extra[n]
-                walker.add(a, part, spread_ok.result())
-                # this chunk's bars are decided: walk them while the threads evaluate the next chunks
-                walker.walk(min(b, hi))
-                if progress is not None:
-                    progress(max(min(b, hi) - lo, 0), max(hi - lo, 0))
-            walker.finish()
+                progress(max(min(b, hi) - lo, 0), max(hi - lo, 0))
+        walker.finish()
     finally:
         if gc_was_on:
             gc.enable()
@@ -251,6 +248,17 @@ def run_backtest(rules: CompiledRules, candles: Candles, *, model: ExecutionMode
 Row = tuple[int, int, float, float, float, float, float]  # a bar's fields in Bar order (index first)
 
 
+def _spread_node(rules: CompiledRules) -> int | None:
+    """``rules.spread_check`` when it still has the ratios of ``rules.checks`` (a caller may have replaced
+    them, ``dataclasses.replace``), else None: the check is then computed over all bars."""
+    node = rules.spread_check
+    if node is None:
+        return None
+    params = dict(rules.graph[node].attrs[1])
+    ratios = (rules.checks.max_spread_ratio, rules.checks.max_spread_ratio_low_volume)
+    return node if (params["max_ratio"], params["max_ratio_low_volume"]) == ratios else None
+
+
 def _exit_arrays(rules: CompiledRules, candles: Candles) -> tuple[dict[int, np.ndarray], ExitEvaluator]:
     """Empty arrays over all bars for the exit expressions' position-free nodes (``exit_frontier``; the
     driver fills them chunk by chunk), and the evaluator reading them (constants passed as they are)."""
@@ -259,13 +267,6 @@ def _exit_arrays(rules: CompiledRules, candles: Candles) -> tuple[dict[int, np.n
               for k in exit_frontier(rules) if not graph[k].is_const}
     consts = {k: graph[k].value for k in exit_frontier(rules) if graph[k].is_const}
     return arrays, ExitEvaluator(rules, candles, arrays={**arrays, **consts})
-
-
-def _now(func: Callable[..., T], *args: Any) -> Future[T]:
-    """``func(*args)`` computed now, as a completed future (``run_backtest`` without setup thread)."""
-    done: Future[T] = Future()
-    done.set_result(func(*args))
-    return done
 
 
 class _Walker:
@@ -296,8 +297,8 @@ class _Walker:
 
     def add(self, a: int, part: Signals, spread_ok: np.ndarray) -> None:
         """Take the signal bars of chunk ``part`` (bars a .. a + len - 1) that lie in lo..hi-1: their fields
-        and each side's order (``spread_ok``: the spread check over all bars). Only this much is kept of a
-        chunk, so the per-bar arrays of all conditions never exist for all bars at once."""
+        and each side's order (``spread_ok``: the spread check over the chunk's bars). Only this much is kept
+        of a chunk, so the per-bar arrays of all conditions never exist for all bars at once."""
         b = a + len(part.time)
         s, e = max(self.lo, a) - a, min(self.hi, b) - a  # this chunk's share of lo..hi-1, in chunk positions
         if s >= e:
@@ -307,7 +308,7 @@ class _Walker:
         self.counts["short"] += int(np.count_nonzero(short_sig))
         local = np.flatnonzero(long_sig | short_sig) + s
         bars = local + a
-        ok = spread_ok[a:b]
+        ok = np.asarray(spread_ok, dtype=bool)
         self.rows += zip(bars.tolist(), *(x[bars].tolist() for x in self.arrays), strict=True)
         self.longs += _orders(part, "long", local, ok, self.digests["long"])
         self.shorts += _orders(part, "short", local, ok, self.digests["short"])

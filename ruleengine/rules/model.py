@@ -156,6 +156,9 @@ class CompiledRules:
     min_primary: int = 1
     min_secondary: int = 1
     required_columns: frozenset[str] = field(default_factory=frozenset)
+    #: graph node of the pre-execution spread check (``spread_ok`` with the ``checks`` ratios), which the
+    #: backtest evaluates with its signal chunks; no rule expression reads it
+    spread_check: int | None = None
 
     def entry_outputs(self) -> list[int]:
         """Node ids the entry decision needs (conditions, score, SL/TP)."""
@@ -482,16 +485,17 @@ def compile_rules(doc: RuleDocument, *, session_windows: str | None = None) -> C
     if isinstance(slippage, str):  # the schema admits only "<number>%" strings
         slippage = float(slippage.strip().rstrip("%").strip()) / 100
     discipline = data["actions"].get("discipline") or {}
+    checks = CheckRules(
+        max_spread_ratio=float(checks_data.get("max_spread_ratio", 1.5)),
+        max_spread_ratio_low_volume=float(checks_data.get("max_spread_ratio_low_volume", 2.0)),
+        max_slippage=float(slippage), max_latency=_seconds(checks_data.get("max_latency", 0.2)),
+    )
     return CompiledRules(
         path=doc.path, symbol=data["symbol"], aliases=tuple(data.get("aliases") or ()),
         point=data.get("point"), spread=data.get("spread"), graph=b.graph, sides=sides, params=params,
         trade_at=trade_at, a_plus_at=a_plus_at,
         entry=EntryRules(order=entry.get("order", "market"), sl_range=ranges["sl_range"], tp_range=ranges["tp_range"]),
-        checks=CheckRules(
-            max_spread_ratio=float(checks_data.get("max_spread_ratio", 1.5)),
-            max_spread_ratio_low_volume=float(checks_data.get("max_spread_ratio_low_volume", 2.0)),
-            max_slippage=float(slippage), max_latency=_seconds(checks_data.get("max_latency", 0.2)),
-        ),
+        checks=checks,
         exits=ExitRules(
             intrabar=exits_data.get("intrabar", "pessimistic"), adverse_candle=adverse_flag,
             trailing_activate_r=float(trailing["activate_r"]) if trailing else None,
@@ -504,8 +508,16 @@ def compile_rules(doc: RuleDocument, *, session_windows: str | None = None) -> C
         ),
         min_primary=int(data["triggers"].get("min_primary", 1)),
         min_secondary=int(data["triggers"].get("min_secondary", 1)),
-        required_columns=frozenset(b.compiler.required_columns),
+        required_columns=frozenset(b.compiler.required_columns), spread_check=spread_check_node(b.graph, checks),
     )
+
+
+def spread_check_node(graph: Graph, checks: CheckRules) -> int:
+    """The node of ``spread_ok`` with the ratios of ``checks`` in ``graph`` (added once: nodes are interned)."""
+    ind = indicators.get("spread_ok")
+    params = ind.resolve({"max_ratio": checks.max_spread_ratio,
+                          "max_ratio_low_volume": checks.max_spread_ratio_low_volume})
+    return graph.add("ind", (), ("spread_ok", tuple(sorted(params.items()))), Type.BOOL, lookback=ind.lookback(params))
 
 
 def load_rules(path: str | Path, *, session_windows: str | None = None) -> CompiledRules:

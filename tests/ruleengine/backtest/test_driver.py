@@ -21,7 +21,7 @@ from ruleengine.backtest.driver import BacktestResult, _minute_stamps, run_backt
 from ruleengine.data import Candles
 from ruleengine.execution import Bar, EntrySignal, ExecutionModel, PositionStateMachine
 from ruleengine.execution.exits import ExitEvaluator
-from ruleengine.rules.decision import evaluate_signals
+from ruleengine.rules.decision import evaluate_signals, signal_chunks
 from ruleengine.rules.model import SIDES, CompiledRules, load_rules
 from tests.conftest import REPO
 
@@ -138,6 +138,29 @@ def test_threads_and_chunks_change_nothing(rules: CompiledRules, xau_sample: Can
     run = run_backtest(rules, xau_sample, workers=workers, chunk=chunk)
     assert run.trades == full.trades and run.events == full.events and run.blocked == full.blocked
     assert (run.signals, run.ambiguous_exits) == (full.signals, full.ambiguous_exits)
+
+
+def test_the_spread_check_comes_with_the_chunks_and_follows_replaced_checks(rules: CompiledRules,
+                                                                            xau_sample: Candles,
+                                                                            full: BacktestResult) -> None:
+    """The compiled spread check (evaluated with each chunk) equals the check over all bars; rules whose
+    checks were replaced after compiling use the new ratios (computed over all bars), never the stale node."""
+    import dataclasses
+
+    from ruleengine.backtest.driver import _spread_node
+    from ruleengine.rules.model import CheckRules
+
+    assert rules.spread_check is not None and _spread_node(rules) == rules.spread_check
+    signals = signal_chunks(rules, xau_sample, chunk=5_000, extra=(rules.spread_check,))
+    chunked = np.concatenate([part.extra[rules.spread_check] for _, part in signals])
+    assert np.array_equal(chunked, spread_ok_array(rules, xau_sample))
+    strict = dataclasses.replace(rules, checks=CheckRules(max_spread_ratio=1.0, max_spread_ratio_low_volume=1.0,
+                                                          max_slippage=0.001, max_latency=0.2))
+    assert _spread_node(strict) is None
+    run = run_backtest(strict, xau_sample, chunk=5_000)
+    naive = step_every_bar(strict, xau_sample)
+    assert run.trades == naive.trades and run.events == naive.events
+    assert run.blocked["spread"] > full.blocked["spread"]
 
 
 def test_progress_counts_the_traded_bars_walked(rules: CompiledRules, xau_sample: Candles) -> None:
