@@ -13,6 +13,7 @@ defined and positive (they are then clamped to ``sl_range`` / ``tp_range``). Gra
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ import numpy as np
 
 from ruleengine.allocator import keep_freed_memory
 from ruleengine.data import Candles
-from ruleengine.dsl.graph import Graph
+from ruleengine.dsl.graph import Graph, Type
 from ruleengine.errors import DataError
 from ruleengine.rules.model import LAYERS, SIDES, CompiledRules, Side, SideRules
 
@@ -155,6 +156,31 @@ def _component(v: np.ndarray, cap: float) -> np.ndarray:
     return out
 
 
+def _value_range(graph: Graph, node: int) -> tuple[float, float] | None:
+    """Bounds (lo, hi) that every bar's value of ``node`` lies within, with lo >= 0, no NaN and no -0.0
+    anywhere, when the expression proves it; else None.
+
+    Proven for finite constants other than -0.0, ``a if c else b`` of proven values (the select copies
+    their bits), and sums of proven values: with both operands >= 0, float addition is monotone, so the sum
+    lies within fl(lo1 + lo2) .. fl(hi1 + hi2), and it is never -0.0 or NaN. A score component such as
+    ``2 if x else 1 if y else 0`` is then known to need no clamping (see :func:`_combine`).
+    """
+    nd = graph[node]
+    if nd.is_const:
+        v = nd.value
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 \
+                and math.copysign(1.0, v) > 0:
+            return float(v), float(v)
+        return None
+    if nd.op == "where" and nd.type is Type.NUMBER:
+        a, b = _value_range(graph, nd.args[1]), _value_range(graph, nd.args[2])
+        return None if a is None or b is None else (min(a[0], b[0]), max(a[1], b[1]))
+    if nd.op == "add":
+        a, b = _value_range(graph, nd.args[0]), _value_range(graph, nd.args[1])
+        return None if a is None or b is None else (a[0] + b[0], a[1] + b[1])
+    return None
+
+
 def _combine(rules: CompiledRules, sr: SideRules, values: Mapping[int, Any], n: int,
              warmed: np.ndarray) -> SideSignals:
     g = rules.graph
@@ -178,7 +204,9 @@ def _combine(rules: CompiledRules, sr: SideRules, values: Mapping[int, Any], n: 
     components = {}
     for comp in sr.score:
         v = _num(g, values, comp.node, n)
-        components[comp.name] = _component(v, comp.max)
+        known = _value_range(g, comp.node)
+        # within [0, max] by construction: clamping would change no bit (and checking it costs three passes)
+        components[comp.name] = v if known is not None and known[1] <= comp.max else _component(v, comp.max)
     score = _total(list(components.values())) if components else np.zeros(n)
     # 2 if score >= a_plus_at else 1 if score >= trade_at else 0, as (either) + (a_plus): no branch per bar
     a_plus = score >= rules.a_plus_at

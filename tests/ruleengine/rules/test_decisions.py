@@ -552,3 +552,29 @@ def test_long_on_reflected_bars_is_short_on_real_bars(mirror_rules_intraday: Com
 def test_long_on_reflected_candles_is_short(mirror_rules: CompiledRules, bars: Candles) -> None:
     assume(bars.low.min() > 0)
     _assert_mirrored(mirror_rules, bars)
+
+
+def test_value_ranges_that_need_no_clamping() -> None:
+    """Components proven within [0, max] skip the clamp; anything unproven keeps it."""
+    from ruleengine.dsl.graph import Graph, Type
+    from ruleengine.rules.decision import _value_range
+
+    g = Graph()
+    close = g.add("col", (), ("close",), Type.NUMBER)
+    x = g.add("gt", (close, g.const(1.0, Type.NUMBER)), (), Type.BOOL)
+    y = g.add("lt", (close, g.const(0.5, Type.NUMBER)), (), Type.BOOL)
+
+    def where(c: int, a: int, b: int) -> int:
+        return g.add("where", (c, a, b), (), Type.NUMBER)
+
+    def num(v: float) -> int:
+        return g.const(v, Type.NUMBER)
+
+    two_one_zero = where(x, num(2), where(y, num(1), num(0)))
+    assert _value_range(g, two_one_zero) == (0.0, 2.0)
+    assert _value_range(g, g.add("add", (where(x, num(1), num(0)), where(y, num(1), num(0))), (), Type.NUMBER)) \
+        == (0.0, 2.0)
+    assert _value_range(g, num(0.75)) == (0.75, 0.75)
+    for unproven in (close, where(x, num(1), close), where(x, num(1), num(-1)), where(x, num(float("inf")), num(0)),
+                     where(x, num(float("nan")), num(0)), g.add("mul", (two_one_zero, num(2)), (), Type.NUMBER)):
+        assert _value_range(g, unproven) is None
