@@ -340,7 +340,10 @@ class _Walker:
         self.t, self.k = t, k
 
     def finish(self) -> None:
-        """After the last bar: every signal bar was stepped and no position is left open."""
+        """After the last bar: every signal bar was stepped and no position is left open. The signal rows
+        are dropped here, while the cyclic GC still waits: freed now by reference counting, they are not
+        among the young objects its first collection after the run must traverse (~40k tuples per 1M bars)."""
         machine = self.machine
         if self.k != len(self.rows) or (self.hi > self.lo and (machine.positions or machine.pending)):
             raise AssertionError("the walk ended early")  # pragma: no cover
+        self.rows, self.longs, self.shorts = [], [], []
