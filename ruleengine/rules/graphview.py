@@ -30,7 +30,15 @@ def _roots(rules: CompiledRules) -> dict[int, list[str]]:
             node = getattr(sr, name)
             if node is not None:
                 roots[node].append(f"{side} exits.{name}")
+    if rules.spread_check is not None:
+        roots[rules.spread_check].append("checks.spread (max_spread_ratio, max_spread_ratio_low_volume)")
     return roots
+
+
+def _outputs(rules: CompiledRules) -> list[int]:
+    """Every node a backtest evaluates for its own sake: entries, exits and the spread check."""
+    check = [] if rules.spread_check is None else [rules.spread_check]
+    return [*rules.entry_outputs(), *rules.exit_outputs(), *check]
 
 
 def _consumers(rules: CompiledRules, order: list[int]) -> dict[int, int]:
@@ -44,7 +52,7 @@ def _consumers(rules: CompiledRules, order: list[int]) -> dict[int, int]:
 def graph_summary(rules: CompiledRules) -> dict[str, int | bool]:
     """Counts for the header: nodes, indicator calls, shared nodes, folded constants, warm-up."""
     g = rules.graph
-    outputs = [*rules.entry_outputs(), *rules.exit_outputs()]
+    outputs = _outputs(rules)
     order = g.reachable(outputs)
     consumers = _consumers(rules, order)
     roots = _roots(rules)
@@ -60,7 +68,7 @@ def graph_summary(rules: CompiledRules) -> dict[str, int | bool]:
 
 def render_text(rules: CompiledRules) -> str:
     g = rules.graph
-    outputs = [*rules.entry_outputs(), *rules.exit_outputs()]
+    outputs = _outputs(rules)
     order = g.reachable(outputs)
     consumers = _consumers(rules, order)
     roots = _roots(rules)
@@ -83,7 +91,7 @@ def render_text(rules: CompiledRules) -> str:
 
 def render_dot(rules: CompiledRules) -> str:
     g = rules.graph
-    outputs = [*rules.entry_outputs(), *rules.exit_outputs()]
+    outputs = _outputs(rules)
     order = g.reachable(outputs)
     roots = _roots(rules)
     out = ["digraph rules {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica", fontsize=10];']

@@ -85,6 +85,8 @@ def test_graph(flag: list[str]) -> None:
     else:
         header = result.stdout.splitlines()[0]
         assert "nodes" in header and "shared" in header and "warm-up 2880 bars" in header
+    # the pre-execution spread check the backtest evaluates with its signals is part of the picture
+    assert "spread_ok(" in result.stdout and ("checks.spread" in result.stdout or flag)
 
 
 def test_schema_is_a_valid_draft_2020_12_schema() -> None:
