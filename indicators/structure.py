@@ -1199,32 +1199,21 @@ def _equal_value(high: np.ndarray, low: np.ndarray, close: np.ndarray, which: in
     return bool(value) if which == 2 else -float(value)
 
 
-@last_value("equal_highs")
-def _equal_highs_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = 20,
-                      min_touches: int = 2, tolerance_atr: float = 0.1, atr_period: int = 14) -> bool:
-    """``equal_highs`` at the newest bar: the visits to the window's top, counted over its bars."""
-    return bool(_equal_value(high, low, close, 0, window, min_touches, tolerance_atr, atr_period))
+def _equal_twin(name: str, which: int) -> Callable[..., float | bool]:
+    """The newest-bar twin of one of the four equal highs/lows outputs: item ``which`` of ``_equal_value``
+    (0, 1: the highs' flag and level; 2, 3: the lows', from ``equal_highs`` on negated prices)."""
+    convert = bool if which in (0, 2) else float
+
+    def twin(high: np.ndarray, low: np.ndarray, close: np.ndarray, **params: Any) -> float | bool:
+        return convert(_equal_value(high, low, close, which, **params))
+
+    twin.__name__ = twin.__qualname__ = f"_{name}_last"
+    twin.__doc__ = f"``{name}`` at the newest bar (see ``_equal_value``)."
+    return twin
 
 
-@last_value("equal_highs_level")
-def _equal_highs_level_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = 20,
-                            min_touches: int = 2, tolerance_atr: float = 0.1, atr_period: int = 14) -> float:
-    """``equal_highs_level`` at the newest bar."""
-    return float(_equal_value(high, low, close, 1, window, min_touches, tolerance_atr, atr_period))
-
-
-@last_value("equal_lows")
-def _equal_lows_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = 20,
-                     min_touches: int = 2, tolerance_atr: float = 0.1, atr_period: int = 14) -> bool:
-    """``equal_lows`` at the newest bar (``equal_highs`` on negated prices)."""
-    return bool(_equal_value(high, low, close, 2, window, min_touches, tolerance_atr, atr_period))
-
-
-@last_value("equal_lows_level")
-def _equal_lows_level_last(high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = 20,
-                           min_touches: int = 2, tolerance_atr: float = 0.1, atr_period: int = 14) -> float:
-    """``equal_lows_level`` at the newest bar."""
-    return float(_equal_value(high, low, close, 3, window, min_touches, tolerance_atr, atr_period))
+for _which, _name in enumerate(("equal_highs", "equal_highs_level", "equal_lows", "equal_lows_level")):
+    last_value(_name)(_equal_twin(_name, _which))
 
 
 # change of character
