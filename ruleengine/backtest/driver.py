@@ -262,10 +262,10 @@ def _spread_node(rules: CompiledRules) -> int | None:
 def _exit_arrays(rules: CompiledRules, candles: Candles) -> tuple[dict[int, np.ndarray], ExitEvaluator]:
     """Empty arrays over all bars for the exit expressions' position-free nodes (``exit_frontier``; the
     driver fills them chunk by chunk), and the evaluator reading them (constants passed as they are)."""
-    graph, n = rules.graph, len(candles)
+    graph, n, frontier = rules.graph, len(candles), exit_frontier(rules)
     arrays = {k: np.empty(n, dtype=bool if graph[k].type is Type.BOOL else np.float64)
-              for k in exit_frontier(rules) if not graph[k].is_const}
-    consts = {k: graph[k].value for k in exit_frontier(rules) if graph[k].is_const}
+              for k in frontier if not graph[k].is_const}
+    consts = {k: graph[k].value for k in frontier if graph[k].is_const}
     return arrays, ExitEvaluator(rules, candles, arrays={**arrays, **consts})
 
 
