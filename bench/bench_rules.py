@@ -16,8 +16,9 @@ Targets (issue 3), per rule file (default: rules/xauusd.yaml, and rules/btcusd.y
    time (less disturbed when other processes share the machine). Each live decision is also checked against
    the backtest's decision for the same bar (they must be equal).
 
-The machine is shared: the load average is printed before and after, and best-of figures are the least noisy
-estimate of the cost. Nothing here is a test; nothing fails when a target is missed.
+The machine is shared: the load average and the machine-speed probe (``bench/_machine.py``: a shared VM can
+slow down without any load of its own) are printed before and after, and best-of figures are the least
+noisy estimate of the cost. Nothing here is a test; nothing fails when a target is missed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from _data import FILES, bench_candles  # noqa: E402
+from _machine import probe_ms  # noqa: E402
 
 from ruleengine.data import load_candles  # noqa: E402
 from ruleengine.resources import sample_file  # noqa: E402
@@ -53,7 +55,8 @@ TARGETS = {"compile": 0.050, "evaluate": 1.0, "live": 0.001}
 
 def _load() -> str:
     one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+    return (f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs; "
+            f"machine-speed probe {probe_ms():.1f} ms")
 
 
 def _ms(seconds: float) -> str:
