@@ -6,8 +6,9 @@ numpy half) beside 1M-bar backtests of ``rules/xauusd.yaml`` found the machine s
 1.15x its best time) in 64% of the samples, the numpy half at a median 1.15x and the Python half at 1.7x
 their best, and backtest times tracking both (correlation with the numpy half 0.89 for one thread and 0.64
 for two; with the Python half 0.79 and 0.54). A figure is only comparable with another taken at a similar
-probe time: a slower run with a slower probe is the machine, a slower run with the same probe is a
-regression.
+probe time. Even then figures spread by up to ~20% (measured: 1.48M-1.82M bars/s on one thread at probes
+of 9.8-11 ms), because the probe does not see every slowdown, so a regression is a best-of-N figure below
+that spread at a similar probe.
 
 The probe is fixed work of both kinds a backtest does: a pure-Python loop (the state machine's kind) and
 numpy passes over 2^17 floats (a chunk of the signal evaluation), ~10 ms at full speed there; its time is
