@@ -106,16 +106,14 @@ def _select(boolean: bool, cond: Any, a: Any, b: Any) -> Any:
     """``a if cond else b`` per bar: ``np.where(cond, a, b)`` (as bool for ``boolean``, else float64), without
     np.where's branch per bar over a bool array (``indicators._select``); bools select as
     ``(cond & a) | (~cond & b)``. A scalar condition (constant folding) keeps np.where."""
+    if not boolean:
+        return select(cond, a, b)  # np.where itself for a scalar or non-bool condition
     c = np.asarray(cond)
     if c.ndim == 0 or c.dtype != np.bool_:
-        if boolean:
-            return np.where(cond, a, b).astype(bool)
-        return np.where(cond, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-    if boolean:
-        out = np.logical_and(c, a)
-        out |= np.logical_and(~c, b)
-        return out
-    return select(c, a, b)
+        return np.where(cond, a, b).astype(bool)
+    out = np.logical_and(c, a)
+    out |= np.logical_and(~c, b)
+    return out
 
 
 _ARITH = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
@@ -341,8 +339,6 @@ class _LastIndicatorStep(_IndicatorStep):
 
 class _OneBarStep(_Step):
     """A node needed at the newest bar only, computed on Python scalars (see ``_ONE_BAR``)."""
-
-    __slots__ = ("convert", "func")
 
     __slots__ = ("convert", "func")
 

@@ -181,8 +181,15 @@ def _value_range(graph: Graph, node: int) -> tuple[float, float] | None:
     return None
 
 
+def _clamp_free(rules: CompiledRules) -> frozenset[tuple[int, float]]:
+    """``(node, max)`` of the score components proven within [0, max] by :func:`_value_range`, whose
+    clamping would change no bit; found once per evaluation, not per chunk."""
+    return frozenset((comp.node, comp.max) for sr in rules.sides.values() for comp in sr.score
+                     if (known := _value_range(rules.graph, comp.node)) is not None and known[1] <= comp.max)
+
+
 def _combine(rules: CompiledRules, sr: SideRules, values: Mapping[int, Any], n: int,
-             warmed: np.ndarray) -> SideSignals:
+             warmed: np.ndarray, clamp_free: frozenset[tuple[int, float]] | None = None) -> SideSignals:
     g = rules.graph
     conditions: dict[str, dict[str, np.ndarray]] = {}
     for layer in LAYERS:
@@ -202,11 +209,12 @@ def _combine(rules: CompiledRules, sr: SideRules, values: Mapping[int, Any], n: 
     primary = count("primary") >= rules.min_primary
     secondary = count("secondary") >= rules.min_secondary
     components = {}
+    if clamp_free is None:
+        clamp_free = _clamp_free(rules)
     for comp in sr.score:
         v = _num(g, values, comp.node, n)
-        known = _value_range(g, comp.node)
         # within [0, max] by construction: clamping would change no bit (and checking it costs three passes)
-        components[comp.name] = v if known is not None and known[1] <= comp.max else _component(v, comp.max)
+        components[comp.name] = v if (comp.node, comp.max) in clamp_free else _component(v, comp.max)
     score = _total(list(components.values())) if components else np.zeros(n)
     # 2 if score >= a_plus_at else 1 if score >= trade_at else 0, as (either) + (a_plus): no branch per bar
     a_plus = score >= rules.a_plus_at
@@ -340,8 +348,10 @@ def signal_chunks(rules: CompiledRules, candles: Candles, *, chunk: int | None =
     else:
         bounds = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
 
+    clamp_free = _clamp_free(rules)
+
     def piece(a: int, b: int) -> tuple[int, Signals]:
-        sides, values = _evaluate_piece(rules, candles, a, b, extra=extra, overlap=overlap)
+        sides, values = _evaluate_piece(rules, candles, a, b, extra=extra, overlap=overlap, clamp_free=clamp_free)
         return a, Signals(symbol=rules.symbol, time=times[a:b], warmup=max(warmup - a, 0),
                           long=sides["long"], short=sides["short"], extra=values)
 
@@ -366,9 +376,11 @@ def signal_chunks(rules: CompiledRules, candles: Candles, *, chunk: int | None =
 
 
 def _evaluate_piece(rules: CompiledRules, candles: Candles, a: int, b: int, *, extra: tuple[int, ...] = (),
-                    overlap: int | None = None) -> tuple[dict[str, SideSignals], dict[int, Any]]:
+                    overlap: int | None = None, clamp_free: frozenset[tuple[int, float]] | None = None,
+                    ) -> tuple[dict[str, SideSignals], dict[int, Any]]:
     """Both sides for bars a..b-1, and the values of the ``extra`` nodes there, evaluated on bars
-    max(0, a - overlap)..b-1 (``overlap``: the rules' warm-up unless given)."""
+    max(0, a - overlap)..b-1 (``overlap``: the rules' warm-up unless given; ``clamp_free``: see
+    :func:`_clamp_free`, found here unless given)."""
     s = max(0, a - (rules.warmup if overlap is None else overlap))
     piece = candles if (s, b) == (0, len(candles)) else candles[s:b]
     outputs = rules.entry_nodes if not extra else tuple(dict.fromkeys((*rules.entry_nodes, *extra)))
@@ -376,7 +388,9 @@ def _evaluate_piece(rules: CompiledRules, candles: Candles, a: int, b: int, *, e
     if s < a:
         values = {k: v[a - s:] if isinstance(v, np.ndarray) else v for k, v in values.items()}
     warmed = np.arange(a, b) >= rules.warmup
-    sides = {side: _combine(rules, rules.sides[side], values, b - a, warmed) for side in SIDES}
+    if clamp_free is None:
+        clamp_free = _clamp_free(rules)
+    sides = {side: _combine(rules, rules.sides[side], values, b - a, warmed, clamp_free) for side in SIDES}
     return sides, {k: values[k] for k in extra}
 
 
